@@ -1,0 +1,94 @@
+"""Request bodies: parsed and validated before any connection is borrowed (STYLE 4)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from tablegate.errors import BadRequest, TablegateError
+
+
+class UnsupportedMediaType(TablegateError):
+    status = 415
+
+
+def read_json() -> dict:
+    """The request body as a JSON object, or the contract's 400/415."""
+    if not request.content_length and not request.get_data(cache=True):
+        raise BadRequest("Request body is empty: send a JSON object")
+    if not request.is_json:
+        raise UnsupportedMediaType("Content-Type must be application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadRequest("Malformed JSON in request body")
+    if not isinstance(body, dict):
+        raise BadRequest(f"Request body must be a JSON object, not {_json_kind(body)}")
+    return body
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), "null")
+
+
+class Row(fields.Dict):
+    """An object of column → value. Keys are checked against the table later, by name."""
+
+    def __init__(self, **kwargs):
+        super().__init__(keys=fields.String(), **kwargs)
+
+
+class RowOrRows(fields.Field):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, dict):
+            return value
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            return value
+        raise ValidationError("Must be an object, or a non-empty array of objects.")
+
+
+class Body(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class InsertBody(Body):
+    input = RowOrRows(required=True)
+
+
+class QueryBody(Body):
+    input = Row(load_default=dict)
+    columns = fields.List(fields.String(), load_default=list)
+    order_by = fields.List(fields.String(), load_default=list)
+    limit = fields.Integer(strict=True, validate=validate.Range(min=0), load_default=None)
+    offset = fields.Integer(strict=True, validate=validate.Range(min=0), load_default=0)
+
+
+class UpdateBody(Body):
+    input = Row(required=True)
+    where = Row(required=True)
+
+    @validates_schema
+    def _where_not_empty(self, data, **kwargs):
+        if not data.get("where"):
+            raise ValidationError("Refusing to update without a WHERE condition.", "where")
+
+
+class DeleteBody(Body):
+    input = Row(required=True)
+
+    @validates_schema
+    def _where_not_empty(self, data, **kwargs):
+        if not data.get("input"):
+            raise ValidationError("Refusing to delete without a WHERE condition.", "input")
+
+
+def load(schema: Schema, body: dict) -> dict:
+    try:
+        return schema.load(body)
+    except ValidationError as exc:
+        raise BadRequest("Invalid request body", {"fields": exc.messages}) from None
+
+
+INSERT, QUERY, UPDATE, DELETE = InsertBody(), QueryBody(), UpdateBody(), DeleteBody()

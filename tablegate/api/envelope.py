@@ -1,0 +1,92 @@
+"""The two response envelopes of CONTRACT.md, built in one place."""
+from __future__ import annotations
+
+import base64
+import datetime
+import decimal
+import re
+import uuid
+from typing import Any
+
+from flask import Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
+
+
+def _timestamp() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def success(message: str, data: Any, status: int = 200) -> Response:
+    response = jsonify({
+        "timestamp": _timestamp(),
+        "message": message,
+        "data": data,
+        "retry_count": g.get("retry_count", 0),
+    })
+    response.status_code = status
+    return response
+
+
+def error(status: int, message: str, details: dict | None) -> Response:
+    response = jsonify({
+        "timestamp": _timestamp(),
+        "error_code": str(status),
+        "message": message,
+        "retry_count": g.get("retry_count", 0),
+        "details": details,
+    })
+    response.status_code = status
+    return response
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Values as the contract spells them: DECIMAL as strings (no float rounding), dates and
+    times in ISO 8601, binary as base64."""
+
+    sort_keys = False
+    ensure_ascii = False
+
+    @staticmethod
+    def default(value: Any) -> Any:
+        if isinstance(value, decimal.Decimal):
+            return str(value)
+        if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+            return value.isoformat()
+        if isinstance(value, datetime.timedelta):  # MySQL TIME
+            return _format_time(value)
+        if isinstance(value, (bytes, bytearray)):
+            return base64.b64encode(value).decode("ascii")
+        if isinstance(value, set):  # MySQL SET
+            return sorted(value)
+        return DefaultJSONProvider.default(value)
+
+
+def _format_time(value: datetime.timedelta) -> str:
+    sign = "-" if value < datetime.timedelta(0) else ""
+    seconds = abs(value)
+    hours, rest = divmod(int(seconds.total_seconds()), 3600)
+    minutes, secs = divmod(rest, 60)
+    micro = seconds.microseconds
+    return f"{sign}{hours:02d}:{minutes:02d}:{secs:02d}" + (f".{micro:06d}" if micro else "")
+
+
+
+def init_app(app) -> None:
+    app.json = JSONProvider(app)
+    app.before_request(_take_request_id)
+    app.after_request(_echo_request_id)
+
+
+def _take_request_id() -> None:
+    """Echo a client's id when it is a sane token; otherwise make one. A hostile header never
+    reaches the logs or the response unchecked."""
+    sent = request.headers.get("X-Request-ID", "")
+    g.request_id = sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+
+
+def _echo_request_id(response: Response) -> Response:
+    response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+    return response
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")

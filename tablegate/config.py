@@ -1,0 +1,120 @@
+"""Settings, read once from ``TABLEGATE_*`` environment variables.
+
+Every knob lives in one frozen object so that tests build a ``Config(...)`` directly instead
+of patching the environment, and so that a typo in the environment fails at start-up with one
+clear line instead of as a 500 on the first request.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+PREFIX = "TABLEGATE_"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    db_host: str = "127.0.0.1"
+    db_port: int = 3306
+    db_user: str = "root"
+    db_password: str = ""
+    db_name: str = "test"
+    db_socket: str | None = None
+    #: Connections in the pool, and worker threads in the executor: one per connection.
+    pool_size: int = 8
+    #: Attempt timeouts (CONTRACT.md "Resiliency").
+    retry_timeouts_ms: tuple[int, ...] = (200, 400, 800, 1600)
+    #: Waits before retries 1..n; one fewer than the timeouts.
+    retry_waits_ms: tuple[int, ...] = (400, 800, 1600)
+    #: Largest JSON body accepted (413 above).
+    max_body_bytes: int = 1024 * 1024
+    #: Largest CSV upload accepted (413 above).
+    max_upload_bytes: int = 1024 * 1024 * 1024
+    default_limit: int = 100
+    max_limit: int = 10_000
+    #: Rows in one bulk insert request (413 above).
+    max_bulk_rows: int = 10_000
+    import_chunk_rows: int = 1000
+    import_max_errors: int = 100
+    export_batch_rows: int = 2000
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise ConfigError(problems[0])
+
+    @property
+    def schedule(self) -> tuple[tuple[int, int], ...]:
+        """``(timeout_ms, wait_before_ms)`` per attempt; the first attempt waits 0."""
+        return tuple(zip(self.retry_timeouts_ms, (0, *self.retry_waits_ms)))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            name = PREFIX + field.name.upper()
+            raw = environ.get(name)
+            if raw is None:
+                continue
+            values[field.name] = _parse(name, raw, field.type)
+        return cls(**values)
+
+
+def env_names() -> list[str]:
+    """Every environment variable the service reads (the docs test checks the README)."""
+    return [PREFIX + f.name.upper() for f in dataclasses.fields(Config)]
+
+
+def _parse(name: str, raw: str, kind: str) -> object:
+    raw = raw.strip()
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if kind == "tuple[int, ...]":
+        try:
+            return tuple(int(part) for part in raw.split(","))
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be comma-separated whole numbers of milliseconds, got {raw!r}"
+            ) from None
+    if kind == "str | None":
+        return raw or None
+    return raw
+
+
+def _problems(config: Config) -> list[str]:
+    problems = []
+    for name in ("db_port", "pool_size", "max_body_bytes", "max_upload_bytes", "default_limit",
+                 "max_limit", "max_bulk_rows", "import_chunk_rows", "import_max_errors",
+                 "export_batch_rows"):
+        if getattr(config, name) < 1:
+            problems.append(f"{PREFIX}{name.upper()} must be at least 1")
+    if not 1 <= config.db_port <= 65535:
+        problems.append(f"{PREFIX}DB_PORT must be between 1 and 65535, got {config.db_port}")
+    if not config.retry_timeouts_ms or min(config.retry_timeouts_ms) < 1:
+        problems.append(f"{PREFIX}RETRY_TIMEOUTS_MS needs at least one timeout, each at least 1")
+    if len(config.retry_waits_ms) != len(config.retry_timeouts_ms) - 1:
+        problems.append(
+            f"{PREFIX}RETRY_WAITS_MS needs one wait per retry: {len(config.retry_timeouts_ms) - 1} "
+            f"for {len(config.retry_timeouts_ms)} timeouts, got {len(config.retry_waits_ms)}"
+        )
+    elif config.retry_waits_ms and min(config.retry_waits_ms) < 0:
+        problems.append(f"{PREFIX}RETRY_WAITS_MS must not be negative")
+    if config.default_limit > config.max_limit:
+        problems.append(f"{PREFIX}DEFAULT_LIMIT must not exceed {PREFIX}MAX_LIMIT")
+    if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        problems.append(
+            f"{PREFIX}LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, "
+            f"got {config.log_level!r}"
+        )
+    return problems

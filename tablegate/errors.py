@@ -1,0 +1,147 @@
+"""One error hierarchy, translated to HTTP in one place.
+
+DB code and views raise these; only the handler registered by ``init_app`` speaks HTTP, so every
+error, including the ones Flask and Werkzeug raise themselves, leaves in the contract's envelope
+(CONTRACT.md "Envelopes"). Anything else is logged with the request id and answered as a bare 500.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+from tablegate.api import envelope
+
+log = logging.getLogger("tablegate")
+
+
+class TablegateError(Exception):
+    status = 500
+    message = "Internal server error"
+
+    def __init__(self, message: str | None = None, details: dict | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details
+
+
+class BadRequest(TablegateError):
+    status = 400
+
+
+class TableNotFound(TablegateError):
+    status = 404
+
+    def __init__(self, table: str) -> None:
+        super().__init__(f"Table {table!r} not found")
+
+
+class Forbidden(TablegateError):
+    status = 403
+
+
+class Conflict(TablegateError):
+    status = 409
+
+
+class PayloadTooLarge(TablegateError):
+    status = 413
+
+
+class Unprocessable(TablegateError):
+    status = 422
+
+
+class Unavailable(TablegateError):
+    status = 503
+    message = "Database unavailable"
+
+
+class GatewayTimeout(TablegateError):
+    status = 504
+    message = "Database operation timed out"
+
+
+# MySQL/MariaDB error numbers caused by the request itself: answered at once, never retried.
+# Everything here is safe to show: the number and the server's own wording about the value or
+# column, which never contains the SQL text or other rows' values.
+_REQUEST_ERRORS: dict[int, type[TablegateError]] = {
+    1062: Conflict,        # duplicate entry
+    1451: Conflict,        # row is referenced by a foreign key
+    1452: Conflict,        # foreign key target missing
+    1216: Conflict,        # foreign key (old form)
+    1217: Conflict,
+    1048: Unprocessable,   # column cannot be null
+    1364: Unprocessable,   # field has no default
+    1366: Unprocessable,   # incorrect value for column
+    1292: Unprocessable,   # incorrect date/time/number value
+    1264: Unprocessable,   # out of range
+    1406: Unprocessable,   # data too long
+    1265: Unprocessable,   # data truncated
+    1367: Unprocessable,   # illegal value
+    3140: Unprocessable,   # invalid JSON (MySQL)
+    4025: Unprocessable,   # CHECK constraint failed (MariaDB, e.g. json_valid)
+    3819: Unprocessable,   # CHECK constraint failed (MySQL)
+    1054: BadRequest,      # unknown column (schema changed since reflection)
+    1146: TableNotFound,   # table dropped since reflection
+}
+
+_MESSAGES = {
+    Conflict: "Conflict with existing data",
+    Unprocessable: "Value rejected by the database",
+    BadRequest: "Invalid request",
+}
+
+
+# `db`.`table`.`column` in server messages: the database name is not the client's business.
+_QUALIFIED = re.compile(r"`[^`]*`\.(`[^`]*`\.`[^`]*`)")
+
+
+def from_mysql(exc: Exception, table: str | None = None) -> TablegateError | None:
+    """The HTTP error for a MySQL error caused by the request, or None if it is not one."""
+    errno = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    cls = _REQUEST_ERRORS.get(errno)
+    if cls is None:
+        return None
+    if cls is TableNotFound:
+        return TableNotFound(table or "")
+    server_text = _QUALIFIED.sub(r"\1", str(exc.args[1]) if len(exc.args) > 1 else "")
+    return cls(f"{_MESSAGES[cls]}: {server_text}", {"mysql_errno": errno})
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(TablegateError, _render_tablegate_error)
+    app.register_error_handler(HTTPException, _render_http_exception)
+    app.register_error_handler(Exception, _render_unexpected)
+
+
+def _render_tablegate_error(exc: TablegateError):
+    return envelope.error(exc.status, exc.message, exc.details)
+
+
+def _render_http_exception(exc: HTTPException):
+    response = envelope.error(exc.code or 500, _http_message(exc), None)
+    if exc.code == 405 and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    return response
+
+
+def _http_message(exc: HTTPException) -> str:
+    if exc.code == 404:
+        return "Not found"
+    if exc.code == 413:
+        return "Request body too large"
+    if exc.code == 405:
+        return "Method not allowed"
+    if exc.code == 415:
+        return "Unsupported content type"
+    if exc.code == 400:
+        return "Bad request"
+    return exc.name
+
+
+def _render_unexpected(exc: Exception):
+    log.exception("unexpected error")
+    return envelope.error(500, TablegateError.message, None)

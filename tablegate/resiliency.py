@@ -1,0 +1,255 @@
+"""The executor every unit of DB work runs through (CONTRACT.md "Resiliency").
+
+Each attempt runs the whole operation (borrow, statements, commit) on a worker thread while the
+request thread waits for that attempt's timeout. When the wait runs out, the attempt is
+*abandoned* and its connection is killed on the server, like Datasette's ``sqlite_timelimit``:
+a timeout stops the work, not just the waiting.
+
+At most once: an attempt takes its lock to move from "running" to "committing", and the executor
+takes the same lock to move it to "abandoned"; only one of the two can win. An abandoned attempt
+can no longer commit, so the retry may start at once; an attempt already committing is waited
+for, and its outcome is the answer. A commit whose outcome is unknown (the connection broke while
+committing) is never retried: the client is told so instead of risking a second write.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pymysql
+from flask import g, has_app_context
+
+from tablegate import errors
+from tablegate.config import Config
+from tablegate.db.pool import Pool, side_connection
+
+log = logging.getLogger("tablegate.db")
+
+T = TypeVar("T")
+
+# MySQL/MariaDB error numbers worth another attempt: the request was fine, the database or the
+# network was not (can't connect, gone away, lost connection, lock wait timeout, deadlock, too
+# many connections, server shutting down, connection killed).
+TRANSIENT_ERRNOS = frozenset({2002, 2003, 2006, 2013, 2055, 1205, 1213, 1040, 1053, 1927})
+
+KILL_TIMEOUT_S = 0.5
+
+RUNNING, COMMITTING, FINISHED, ABANDONED = "running", "committing", "finished", "abandoned"
+
+
+class CommitOutcomeUnknown(Exception):
+    """The connection broke during COMMIT: the write may or may not have been applied."""
+
+
+class _Abandoned(Exception):
+    """Raised inside an abandoned attempt so that it stops before it can commit."""
+
+
+class Attempt:
+    __slots__ = ("lock", "state", "thread_id")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.state = RUNNING
+        self.thread_id: int | None = None
+
+    def abandon(self) -> str:
+        """Abandon unless it is already committing or finished; returns the state it ends in."""
+        with self.lock:
+            if self.state == RUNNING:
+                self.state = ABANDONED
+            return self.state
+
+
+class Session:
+    """What an operation gets: the connection of this attempt and the gate before COMMIT."""
+
+    __slots__ = ("connection", "_attempt")
+
+    def __init__(self, connection: pymysql.connections.Connection | None, attempt: Attempt):
+        self.connection = connection
+        self._attempt = attempt
+        if connection is not None:
+            self.watch(connection)
+
+    def watch(self, connection: pymysql.connections.Connection) -> None:
+        """Name the connection to kill if this attempt times out."""
+        with self._attempt.lock:
+            if self._attempt.state == ABANDONED:
+                raise _Abandoned
+            self._attempt.thread_id = connection.thread_id()
+
+    def execute(self, sql: str, params: Any = None) -> pymysql.cursors.Cursor:
+        cursor = self.connection.cursor()
+        cursor.execute(sql, params)
+        return cursor
+
+    def commit(self) -> None:
+        with self._attempt.lock:
+            if self._attempt.state == ABANDONED:
+                raise _Abandoned
+            self._attempt.state = COMMITTING
+        try:
+            self.connection.commit()
+        except Exception as exc:
+            raise CommitOutcomeUnknown from exc
+
+
+class Executor:
+    def __init__(self, config: Config, pool: Pool) -> None:
+        self.config = config
+        self.pool = pool
+        self.schedule = config.schedule
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=config.pool_size, thread_name_prefix="tablegate-db")
+
+    def run(self, operation: Callable[[Session], T], *, borrow: bool = True) -> T:
+        """Run ``operation`` on the retry schedule and return its result.
+
+        ``borrow=False`` runs it without a pooled connection, for operations that open their
+        own (export streams); they call ``session.watch(connection)``, and a result that is
+        produced after its attempt was abandoned is closed.
+        """
+        timed_out = False
+        gave_up_at = 0.0
+        for number, (timeout_ms, wait_ms) in enumerate(self.schedule):
+            if number:
+                time.sleep(max(0.0, gave_up_at + wait_ms / 1000 - time.monotonic()))
+                _count_retry()
+            attempt = Attempt()
+            started = time.monotonic()
+            future = self._threads.submit(self._attempt, operation, attempt, borrow)
+            try:
+                result = future.result(timeout_ms / 1000)
+            except concurrent.futures.TimeoutError:
+                gave_up_at = time.monotonic()
+                if attempt.abandon() == ABANDONED:
+                    self._kill(attempt.thread_id)
+                    _log(number, timeout_ms, "timeout", started)
+                    timed_out = True
+                    continue
+                # Committing or finishing: it may have written, so its outcome is the answer.
+                result = self._settle(future, number, timeout_ms, started)
+            except CommitOutcomeUnknown:
+                _log(number, timeout_ms, "commit-outcome-unknown", started)
+                raise _commit_unknown(number)
+            except Exception as exc:
+                if not is_transient(exc):
+                    _log(number, timeout_ms, f"error {_errno(exc)}", started)
+                    raise errors.from_mysql(exc) or exc
+                gave_up_at = time.monotonic()
+                _log(number, timeout_ms, f"transient {_errno(exc)}", started)
+                timed_out = False
+                continue
+            _log(number, timeout_ms, "ok", started)
+            return result
+        details = {"attempts": len(self.schedule)}
+        if timed_out:
+            raise errors.GatewayTimeout("Database operation timed out on every attempt", details)
+        raise errors.Unavailable("Database unavailable after every attempt", details)
+
+    def _settle(self, future: concurrent.futures.Future, number: int, timeout_ms: int,
+                started: float) -> Any:
+        try:
+            result = future.result()  # bounded by the connection's socket timeouts
+        except CommitOutcomeUnknown:
+            _log(number, timeout_ms, "commit-outcome-unknown", started)
+            raise _commit_unknown(number) from None
+        except Exception as exc:
+            _log(number, timeout_ms, f"error {_errno(exc)}", started)
+            raise errors.from_mysql(exc) or exc
+        _log(number, timeout_ms, "ok-after-timeout", started)
+        return result
+
+    def _attempt(self, operation: Callable[[Session], T], attempt: Attempt, borrow: bool) -> T:
+        if attempt.state == ABANDONED:  # waited in the queue past its timeout
+            raise _Abandoned
+        if not borrow:
+            return self._finish(attempt, operation(Session(None, attempt)), None)
+        with self.pool.connection() as lease:
+            try:
+                result = operation(Session(lease.raw, attempt))
+            except BaseException:
+                with attempt.lock:
+                    if attempt.state == ABANDONED:
+                        lease.discard = True
+                raise
+            return self._finish(attempt, result, lease)
+
+    @staticmethod
+    def _finish(attempt: Attempt, result: T, lease) -> T:
+        with attempt.lock:
+            if attempt.state != ABANDONED:
+                attempt.state = FINISHED
+                return result
+        # Nobody waits for this result any more; its connection state is not worth trusting.
+        if lease is not None:
+            lease.discard = True
+        close = getattr(result, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
+        raise _Abandoned
+
+    def _kill(self, thread_id: int | None) -> None:
+        """Kill the abandoned attempt's connection on the server.
+
+        KILL CONNECTION rather than KILL QUERY: it also rolls back the open transaction and frees
+        its row locks even when the client side is stalled and would never send the ROLLBACK, so
+        the retry does not queue behind its own abandoned attempt.
+        """
+        if thread_id is None:
+            return
+        try:
+            with contextlib.closing(side_connection(self.config, KILL_TIMEOUT_S)) as conn:
+                conn.cursor().execute(f"KILL {int(thread_id)}")
+        except pymysql.MySQLError as exc:
+            if _errno(exc) != 1094:  # unknown thread: it ended by itself
+                log.warning("could not kill connection %s: %s", thread_id, _errno(exc),
+                            extra={"request_id": _request_id()})
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, pymysql.err.InterfaceError):  # a connection already closed
+        return True
+    if isinstance(exc, pymysql.MySQLError):
+        return _errno(exc) in TRANSIENT_ERRNOS
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def _errno(exc: BaseException) -> int | None:
+    args = getattr(exc, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def _commit_unknown(number: int) -> errors.Unavailable:
+    return errors.Unavailable(
+        "Connection lost while committing: the write may or may not have been applied; "
+        "it was not retried",
+        {"attempts": number + 1, "commit": "unknown"},
+    )
+
+
+def _count_retry() -> None:
+    if has_app_context():
+        g.retry_count = g.get("retry_count", 0) + 1
+
+
+def _request_id() -> str | None:
+    return g.get("request_id") if has_app_context() else None
+
+
+def _log(number: int, timeout_ms: int, outcome: str, started: float) -> None:
+    log.info(
+        "db attempt=%d timeout_ms=%d outcome=%s elapsed_ms=%.1f",
+        number, timeout_ms, outcome, (time.monotonic() - started) * 1000,
+        extra={"request_id": _request_id()},
+    )

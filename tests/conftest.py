@@ -1,0 +1,125 @@
+"""Fixtures shared by every layer: connection settings for the real MariaDB and a uniquely named
+database per test session, dropped afterwards. Tests never touch any other database."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pymysql
+import pytest
+
+from tablegate.config import Config
+
+SEED_DDL = [
+    """CREATE TABLE users (
+        id INT AUTO_INCREMENT PRIMARY KEY,
+        name VARCHAR(100),
+        email VARCHAR(100) UNIQUE,
+        age INT
+    )""",
+    """CREATE TABLE kinds (
+        id INT AUTO_INCREMENT PRIMARY KEY,
+        price DECIMAL(12, 4) NULL,
+        born DATE NULL,
+        seen_at DATETIME(6) NULL,
+        notes TEXT NULL,
+        doc JSON NULL,
+        blob_data BLOB NULL,
+        flag TINYINT(1) NULL,
+        label VARCHAR(10) NOT NULL DEFAULT 'x'
+    )""",
+]
+
+
+def server_settings() -> dict:
+    """Where the test server is: the same TABLEGATE_DB_* variables the service reads."""
+    env = Config.from_env()
+    return dict(host=env.db_host, port=env.db_port, user=env.db_user, password=env.db_password,
+                unix_socket=env.db_socket)
+
+
+def admin_connect(database: str | None = None, **kwargs) -> pymysql.connections.Connection:
+    return pymysql.connect(database=database, charset="utf8mb4", autocommit=True,
+                           **server_settings(), **kwargs)
+
+
+@pytest.fixture(scope="session")
+def database_name():
+    name = f"tablegate_test_{uuid.uuid4().hex[:12]}"
+    with admin_connect() as conn:
+        conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    yield name
+    with admin_connect() as conn:
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture
+def sql(database_name):
+    """Run SQL directly in the test database (set-up and checking what the service wrote)."""
+    conn = admin_connect(database_name)
+
+    def run(statement: str, params=None):
+        with conn.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall()
+
+    yield run
+    conn.close()
+
+
+def make_config(database_name: str, **overrides) -> Config:
+    settings = server_settings()
+    return Config(db_host=settings["host"], db_port=settings["port"], db_user=settings["user"],
+                  db_password=settings["password"], db_socket=settings["unix_socket"],
+                  db_name=database_name, **overrides)
+
+
+@pytest.fixture
+def seed_tables(sql):
+    """Fresh seed tables for each test that asks for them."""
+    for table in ("users", "kinds"):
+        sql(f"DROP TABLE IF EXISTS `{table}`")
+    for ddl in SEED_DDL:
+        sql(ddl)
+
+
+@pytest.fixture
+def app(database_name, seed_tables):
+    from tablegate import create_app
+
+    app = create_app(make_config(database_name))
+    yield app
+    database = app.extensions["tablegate"]
+    database.executor.close()
+    database.pool.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def assert_envelope_error(response, status: int) -> dict:
+    """The contract's error envelope (CONTRACT.md "Envelopes"), and nothing internal in it."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.is_json, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"timestamp", "error_code", "message", "retry_count", "details"}
+    assert body["error_code"] == str(status)
+    assert body["timestamp"].endswith("Z")
+    assert isinstance(body["retry_count"], int)
+    assert body["details"] is None or isinstance(body["details"], dict)
+    text = response.get_data(as_text=True)
+    for leak in ("Traceback", "SELECT ", "INSERT INTO", "tablegate_test_", "pymysql"):
+        assert leak not in text, text
+    assert response.headers.get("X-Request-ID")
+    return body
+
+
+def assert_envelope_success(response, status: int = 200) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"timestamp", "message", "data", "retry_count"}
+    assert body["timestamp"].endswith("Z")
+    assert response.headers.get("X-Request-ID")
+    return body
