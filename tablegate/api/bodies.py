@@ -88,7 +88,17 @@ def load(schema: Schema, body: dict) -> dict:
     try:
         return schema.load(body)
     except ValidationError as exc:
-        raise BadRequest("Invalid request body", {"fields": exc.messages}) from None
+        raise BadRequest(f"Invalid request body: {_first_problem(exc.messages)}",
+                         {"fields": exc.messages}) from None
+
+
+def _first_problem(messages: dict) -> str:
+    """One readable line for the message; ``details.fields`` keeps them all."""
+    path, problems = [], messages
+    while isinstance(problems, dict):
+        key, problems = next(iter(problems.items()))
+        path.append(str(key))
+    return f"{'.'.join(path)}: {problems[0] if isinstance(problems, list) else problems}"
 
 
 INSERT, QUERY, UPDATE, DELETE = InsertBody(), QueryBody(), UpdateBody(), DeleteBody()

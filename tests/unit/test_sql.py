@@ -1,0 +1,172 @@
+"""SQL building without a server: names only through the reflected schema, values only as
+parameters, hostile names quoted or refused."""
+from __future__ import annotations
+
+import pytest
+
+from tablegate.db.schema import Column, Table, UnknownColumn
+from tablegate.db.sql import (build_delete, build_insert, build_select, build_update,
+                              filters_from_body, filters_from_query, quote_identifier)
+from tablegate.errors import BadRequest, Unprocessable
+
+
+def col(name: str, data_type: str = "int") -> Column:
+    return Column(name=name, data_type=data_type, column_type=data_type, nullable=True,
+                  default=None, key="", auto_increment=False, max_length=None)
+
+
+USERS = Table(
+    name="users",
+    columns={c.name: c for c in (col("id"), col("name", "varchar"), col("age"),
+                                 col("avatar", "blob"), col("we`ird", "varchar"))},
+    primary_key=("id",),
+)
+
+
+@pytest.mark.parametrize("name, quoted", [
+    pytest.param("users", "`users`", id="plain"),
+    pytest.param("we`ird", "`we``ird`", id="backtick-in-name"),
+    pytest.param("a``b", "`a````b`", id="two-backticks"),
+    pytest.param("x'; DROP TABLE users; --", "`x'; DROP TABLE users; --`", id="sql-injection"),
+    pytest.param("ユーザー", "`ユーザー`", id="unicode"),
+])
+def test_quote_identifier(name, quoted):
+    assert quote_identifier(name) == quoted
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param("`id`", id="prequoted"),
+    pytest.param("id`; DROP TABLE users; --", id="backtick-injection"),
+    pytest.param("id /* c */", id="comment"),
+    pytest.param("ID", id="case-differs"),
+    pytest.param("x" * 300, id="300-chars"),
+    pytest.param("", id="empty"),
+    pytest.param("information_schema.tables", id="qualified"),
+])
+def test_unknown_columns_are_refused_everywhere(name):
+    with pytest.raises(UnknownColumn):
+        build_select(USERS, filters_from_body({name: 1}))
+    with pytest.raises(UnknownColumn):
+        build_select(USERS, [], columns=[name])
+    with pytest.raises(UnknownColumn):
+        build_select(USERS, [], order_by=[name])
+    with pytest.raises(UnknownColumn):
+        build_select(USERS, [], order_by=["-" + name])
+    with pytest.raises(UnknownColumn):
+        build_insert(USERS, [{name: 1}])
+    with pytest.raises(UnknownColumn):
+        build_update(USERS, {name: 1}, filters_from_body({"id": 1}))
+    with pytest.raises(UnknownColumn):
+        build_delete(USERS, filters_from_body({name: 1}))
+
+
+def test_select_defaults_to_primary_key_order_and_parameters():
+    sql, params = build_select(USERS, filters_from_body({"age": 30, "name": None}),
+                               limit=10, offset=5)
+    assert sql == ("SELECT `id`, `name`, `age`, `avatar`, `we``ird` FROM `users` "
+                   "WHERE `age` = %s AND `name` IS NULL ORDER BY `id` LIMIT %s OFFSET %s")
+    assert params == [30, 10, 5]
+
+
+def test_select_columns_and_order():
+    sql, params = build_select(USERS, [], columns=["name", "we`ird"], order_by=["-age", "id"])
+    assert sql == "SELECT `name`, `we``ird` FROM `users` ORDER BY `age` DESC, `id`"
+    assert params == []
+
+
+@pytest.mark.parametrize("spec, where, params", [
+    pytest.param({"age": {"eq": 1}}, "`age` = %s", [1], id="eq"),
+    pytest.param({"age": {"ne": 1}}, "`age` <> %s", [1], id="ne"),
+    pytest.param({"age": {"gt": 1}}, "`age` > %s", [1], id="gt"),
+    pytest.param({"age": {"gte": 1}}, "`age` >= %s", [1], id="gte"),
+    pytest.param({"age": {"lt": 1}}, "`age` < %s", [1], id="lt"),
+    pytest.param({"age": {"lte": 1}}, "`age` <= %s", [1], id="lte"),
+    pytest.param({"name": {"like": "J%"}}, "`name` LIKE %s", ["J%"], id="like"),
+    pytest.param({"age": {"in": [1, 2]}}, "`age` IN (%s, %s)", [1, 2], id="in"),
+    pytest.param({"age": {"in": []}}, "FALSE", [], id="in-empty"),
+    pytest.param({"age": {"is": None}}, "`age` IS NULL", [], id="is-null"),
+    pytest.param({"age": {"is": True}}, "`age` IS TRUE", [], id="is-true"),
+    pytest.param({"age": {"ne": None}}, "`age` IS NOT NULL", [], id="ne-null"),
+    pytest.param({"age": {"not.is": None}}, "NOT (`age` IS NULL)", [], id="not-is-null"),
+    pytest.param({"age": {"gte": 1, "lt": 9}}, "`age` >= %s AND `age` < %s", [1, 9],
+                 id="range"),
+])
+def test_body_operators(spec, where, params):
+    sql, got = build_select(USERS, filters_from_body(spec))
+    assert sql.split(" WHERE ")[1].split(" ORDER BY ")[0] == where
+    assert got == params
+
+
+@pytest.mark.parametrize("args, where, params", [
+    pytest.param([("age", "30")], "`age` = %s", ["30"], id="bare-eq"),
+    pytest.param([("age", "gte.30")], "`age` >= %s", ["30"], id="gte"),
+    pytest.param([("id", "in.1,2,3")], "`id` IN (%s, %s, %s)", ["1", "2", "3"], id="in"),
+    pytest.param([("name", "like.J%")], "`name` LIKE %s", ["J%"], id="like"),
+    pytest.param([("age", "is.null")], "`age` IS NULL", [], id="is-null"),
+    pytest.param([("age", "not.is.null")], "NOT (`age` IS NULL)", [], id="not-is-null"),
+    pytest.param([("name", "j.doe")], "`name` = %s", ["j.doe"], id="dot-in-value"),
+    pytest.param([("name", "eq.a.b")], "`name` = %s", ["a.b"], id="eq-with-dots"),
+    pytest.param([("age", "gt.1"), ("age", "lt.9")], "`age` > %s AND `age` < %s", ["1", "9"],
+                 id="repeated-column"),
+])
+def test_query_string_operators(args, where, params):
+    sql, got = build_select(USERS, filters_from_query(args))
+    assert sql.split(" WHERE ")[1].split(" ORDER BY ")[0] == where
+    assert got == params
+
+
+@pytest.mark.parametrize("spec", [
+    pytest.param({"age": {"between": 1}}, id="unknown-operator"),
+    pytest.param({"age": {"gte; DROP TABLE users": 1}}, id="hostile-operator"),
+    pytest.param({"age": {}}, id="empty-operator-object"),
+    pytest.param({"age": {"in": 5}}, id="in-not-list"),
+    pytest.param({"age": {"in": [[1]]}}, id="in-nested"),
+    pytest.param({"age": {"is": "maybe"}}, id="is-bad-value"),
+    pytest.param({"age": {"gt": [1]}}, id="list-for-scalar"),
+    pytest.param({"age": [1, 2]}, id="bare-list"),
+    pytest.param({"age": {"gt": None}}, id="gt-null"),
+])
+def test_bad_filters_are_400(spec):
+    with pytest.raises(BadRequest):
+        build_select(USERS, filters_from_body(spec))
+
+
+def test_query_string_unknown_negated_operator_is_400():
+    with pytest.raises(BadRequest):
+        filters_from_query([("age", "not.between.1")])
+
+
+def test_insert_multi_row_uses_default_for_missing_columns():
+    sql, params = build_insert(USERS, [{"name": "a", "age": 1}, {"name": "b"}])
+    assert sql == "INSERT INTO `users` (`name`, `age`) VALUES (%s, %s), (%s, DEFAULT)"
+    assert params == ["a", 1, "b"]
+
+
+def test_insert_empty_row_takes_all_defaults():
+    assert build_insert(USERS, [{}]) == ("INSERT INTO `users` () VALUES ()", [])
+
+
+def test_insert_encodes_objects_as_json_and_base64_as_bytes():
+    _, params = build_insert(USERS, [{"name": {"a": [1, "é"]}, "avatar": "AAEC"}])
+    assert params == ['{"a": [1, "é"]}', b"\x00\x01\x02"]
+
+
+def test_insert_invalid_base64_is_422():
+    with pytest.raises(Unprocessable):
+        build_insert(USERS, [{"avatar": "not base64!"}])
+
+
+def test_update_and_delete_need_a_where():
+    with pytest.raises(BadRequest):
+        build_update(USERS, {"age": 1}, [])
+    with pytest.raises(BadRequest):
+        build_delete(USERS, [])
+    with pytest.raises(BadRequest):
+        build_update(USERS, {}, filters_from_body({"id": 1}))
+
+
+def test_update_and_delete_sql():
+    assert build_update(USERS, {"age": 2}, filters_from_body({"id": 1})) == (
+        "UPDATE `users` SET `age` = %s WHERE `id` = %s", [2, 1])
+    assert build_delete(USERS, filters_from_body({"id": {"in": [1, 2]}})) == (
+        "DELETE FROM `users` WHERE `id` IN (%s, %s)", [1, 2])
