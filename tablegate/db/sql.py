@@ -74,11 +74,8 @@ def filters_from_query(args: Iterable[tuple[str, str]]) -> list[Filter]:
                                  {"column": column, "operator": op})
             op, value = "eq", raw
         if op == "in":
-            found.append(_filter(column, op, value.split(",") if value else [], negate))
-        elif op == "is":
-            found.append(_filter(column, op, value, negate))
-        else:
-            found.append(_filter(column, op, value, negate))
+            value = value.split(",") if value else []
+        found.append(_filter(column, op, value, negate))
     return found
 
 
