@@ -20,5 +20,6 @@ def create_app(config: Config | None = None) -> Flask:
     errors.init_app(app)
     db.init_app(app, config)
     app.register_blueprint(meta.bp)
+    app.register_blueprint(meta.docs)
     app.register_blueprint(crud.bp)
     return app

@@ -9,6 +9,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from tablegate.errors import BadRequest, TablegateError
 
 
+#: The largest offset MySQL's LIMIT clause takes as a signed number; above it, a 400.
+MAX_OFFSET = 2**63 - 1
+
+
 class UnsupportedMediaType(TablegateError):
     status = 415
 
@@ -62,7 +66,8 @@ class QueryBody(Body):
     columns = fields.List(fields.String(), load_default=list)
     order_by = fields.List(fields.String(), load_default=list)
     limit = fields.Integer(strict=True, validate=validate.Range(min=0), load_default=None)
-    offset = fields.Integer(strict=True, validate=validate.Range(min=0), load_default=0)
+    offset = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_OFFSET),
+                            load_default=0)
 
 
 class UpdateBody(Body):

@@ -97,7 +97,7 @@ def _int_arg(name: str) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return None
-    if not raw.isdigit() or not raw.isascii():
-        raise BadRequest(f"Query parameter {name!r} must be a whole number of 0 or more",
-                         {"parameter": name})
+    if not raw.isdigit() or not raw.isascii() or int(raw) > bodies.MAX_OFFSET:
+        raise BadRequest(f"Query parameter {name!r} must be a whole number from 0 to "
+                         f"{bodies.MAX_OFFSET}", {"parameter": name})
     return int(raw)

@@ -59,36 +59,67 @@ COLUMNS_SQL = """
 SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT,
        COLUMN_KEY, EXTRA, CHARACTER_MAXIMUM_LENGTH
 FROM INFORMATION_SCHEMA.COLUMNS
-WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s
-ORDER BY ORDINAL_POSITION
+WHERE TABLE_SCHEMA = DATABASE() {where}
+ORDER BY TABLE_NAME, ORDINAL_POSITION
 """
 
 PRIMARY_KEY_SQL = """
-SELECT COLUMN_NAME FROM INFORMATION_SCHEMA.STATISTICS
-WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY'
-ORDER BY SEQ_IN_INDEX
+SELECT TABLE_NAME, COLUMN_NAME FROM INFORMATION_SCHEMA.STATISTICS
+WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME = 'PRIMARY' {where}
+ORDER BY TABLE_NAME, SEQ_IN_INDEX
+"""
+
+ROW_ESTIMATES_SQL = """
+SELECT TABLE_NAME, TABLE_ROWS FROM INFORMATION_SCHEMA.TABLES
+WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME
 """
 
 
-def reflect(session, name: str) -> Table | None:
-    """Read one table, or None when the database has no table of exactly that name.
+def reflect(session, name: str | None = None) -> dict[str, Table]:
+    """Read one table (``name``) or all of them.
 
-    INFORMATION_SCHEMA compares names case-insensitively, so the name is checked again here:
+    INFORMATION_SCHEMA compares names case-insensitively, so names are checked again here:
     `Users` must not reach `users`.
     """
-    rows = [r for r in session.execute(COLUMNS_SQL, (name,)).fetchall() if r[0] == name]
-    if not rows:
+    where, params = ("AND TABLE_NAME = %s", (name,)) if name is not None else ("", ())
+    columns: dict[str, dict[str, Column]] = {}
+    for r in session.execute(COLUMNS_SQL.format(where=where), params).fetchall():
+        if name is None or r[0] == name:
+            columns.setdefault(r[0], {})[r[1]] = Column(
+                name=r[1], data_type=r[2].lower(), column_type=r[3], nullable=r[4] == "YES",
+                default=_default(r[5]), key=r[6], auto_increment="auto_increment" in r[7].lower(),
+                max_length=r[8],
+            )
+    keys: dict[str, list[str]] = {}
+    for table, column in session.execute(PRIMARY_KEY_SQL.format(where=where), params).fetchall():
+        keys.setdefault(table, []).append(column)
+    return {table: Table(name=table, columns=cols, primary_key=tuple(keys.get(table, ())))
+            for table, cols in columns.items()}
+
+
+def _default(text: str | None) -> str | None:
+    """MariaDB reports defaults as SQL (``NULL``, ``'x'``, ``current_timestamp()``), MySQL as
+    the bare value; both come out as the value, or the expression when it is one."""
+    if text is None or text == "NULL":
         return None
-    columns = {
-        r[1]: Column(
-            name=r[1], data_type=r[2].lower(), column_type=r[3], nullable=r[4] == "YES",
-            default=r[5], key=r[6], auto_increment="auto_increment" in r[7].lower(),
-            max_length=r[8],
-        )
-        for r in rows
-    }
-    primary_key = tuple(r[0] for r in session.execute(PRIMARY_KEY_SQL, (name,)).fetchall())
-    return Table(name=name, columns=columns, primary_key=primary_key)
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("''", "'")
+    return text
+
+
+def row_estimates(session) -> dict[str, int | None]:
+    """The engine's estimate (exact for MyISAM, approximate for InnoDB): cheap, no COUNT(*)."""
+    return dict(session.execute(ROW_ESTIMATES_SQL).fetchall())
+
+
+def _could_name_a_table(name: str) -> bool:
+    if not name or len(name) > MAX_IDENTIFIER or "\x00" in name:
+        return False
+    try:
+        name.encode("utf-8")  # lone surrogates cannot be sent to the server at all
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Catalog:
@@ -102,15 +133,22 @@ class Catalog:
         return table if table is not None else self.refresh(name)
 
     def refresh(self, name: str) -> Table:
-        if not name or len(name) > MAX_IDENTIFIER or "\x00" in name:
-            raise TableNotFound(name)  # cannot exist: answered without touching the database
-        table = self._run(lambda session: reflect(session, name))
+        if not _could_name_a_table(name):
+            raise TableNotFound(name)  # answered without touching the database
+        table = self._run(lambda session: reflect(session, name)).get(name)
         with self._lock:
             if table is None:
                 self._tables.pop(name, None)
                 raise TableNotFound(name)
             self._tables[name] = table
         return table
+
+    def all(self) -> dict[str, Table]:
+        """Every table, read afresh (discovery must show the database as it is now)."""
+        tables = self._run(reflect)
+        with self._lock:
+            self._tables = dict(tables)
+        return tables
 
     def forget(self, name: str) -> None:
         with self._lock:

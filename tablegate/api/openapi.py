@@ -1,0 +1,196 @@
+"""An OpenAPI 3.1 document generated from the live reflected schema.
+
+One path set per table, with the table's columns as JSON Schema, so that a client generator or
+schemathesis sees the real shape of every row. Generated per request: a table created a moment
+ago is in the document at once, like everywhere else in tablegate.
+"""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from tablegate.api.bodies import MAX_OFFSET
+from tablegate.db.schema import Column, Table
+from tablegate.db.sql import OPERATORS
+
+INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"})
+FLOAT_TYPES = frozenset({"float", "double", "real"})
+DECIMAL_TYPES = frozenset({"decimal", "numeric"})
+TEXT_TYPES = frozenset({"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum",
+                        "set"})
+BINARY_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"})
+DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
+
+ERROR_STATUSES = {
+    "400": "Malformed request, unknown column or operator, empty WHERE",
+    "404": "Table not found",
+    "409": "Duplicate key or foreign-key violation",
+    "413": "Body too large",
+    "415": "Body is not JSON",
+    "422": "Value rejected by the database",
+    "503": "Database unavailable after the retry schedule",
+    "504": "Every attempt timed out",
+}
+
+
+def column_schema(column: Column) -> dict:
+    """JSON Schema of a column's values, accepting what the API takes and returns."""
+    t = column.data_type
+    if t == "tinyint" and column.column_type.startswith("tinyint(1)"):
+        schema: dict = {"type": ["integer", "boolean"]}
+    elif t in INTEGER_TYPES:
+        schema = {"type": ["integer"]}
+    elif t in FLOAT_TYPES:
+        schema = {"type": ["number"]}
+    elif t in DECIMAL_TYPES:
+        schema = {"type": ["string", "number"], "description": "DECIMAL, returned as a string"}
+    elif t in TEXT_TYPES:
+        schema = {"type": ["string"]}
+        if column.max_length:
+            schema["maxLength"] = column.max_length
+    elif t == "date":
+        schema = {"type": ["string"], "format": "date"}
+    elif t in ("datetime", "timestamp"):
+        schema = {"type": ["string"], "pattern": DATETIME_PATTERN}
+    elif t == "time":
+        schema = {"type": ["string"]}
+    elif t in BINARY_TYPES:
+        schema = {"type": ["string"], "contentEncoding": "base64"}
+    else:  # json (text in MariaDB), bit, geometry...: any JSON value
+        return {"description": column.column_type}
+    if column.nullable:
+        schema["type"].append("null")
+    schema["description"] = schema.get("description", column.column_type)
+    return schema
+
+
+def document(tables: dict[str, Table]) -> dict:
+    paths: dict = {
+        "/health": {"get": _operation("Liveness", "Envelope", statuses=())},
+        "/api/tables": {"get": _operation("List the tables", "Envelope", statuses=("503", "504"))},
+    }
+    schemas: dict = {"Envelope": ENVELOPE, "Error": ERROR}
+    for name, table in sorted(tables.items()):
+        ref = _component_name(name)
+        schemas[ref] = {
+            "type": "object",
+            "properties": {c.name: column_schema(c) for c in table.columns.values()},
+            "additionalProperties": False,
+        }
+        paths.update(_table_paths(table, ref))
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "tablegate", "version": "1",
+                 "description": "Every table of the database over JSON; see the README."},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
+
+
+def _table_paths(table: Table, ref: str) -> dict:
+    base = "/api/" + quote(table.name, safe="")
+    row = {"$ref": f"#/components/schemas/{ref}"}
+    filters = {"type": "object", "additionalProperties": True,
+               "description": "column → value, null, or {operator: value}; operators: "
+                              + ", ".join(OPERATORS)}
+    return {
+        base: {
+            "post": _operation(
+                f"Insert into {table.name}", "Envelope", status="201",
+                body={"type": "object", "required": ["input"], "additionalProperties": False,
+                      "properties": {"input": {"oneOf": [
+                          row, {"type": "array", "items": row, "minItems": 1}]}}}),
+            "put": _operation(
+                f"Update {table.name}", "Envelope",
+                body={"type": "object", "required": ["input", "where"],
+                      "additionalProperties": False,
+                      "properties": {"input": row, "where": filters}}),
+            "delete": _operation(
+                f"Delete from {table.name}", "Envelope",
+                body={"type": "object", "required": ["input"], "additionalProperties": False,
+                      "properties": {"input": filters}}),
+        },
+        base + "/query": {
+            "get": _operation(f"Query {table.name}", "Envelope",
+                              parameters=_query_parameters(table)),
+            "post": _operation(
+                f"Query {table.name}", "Envelope",
+                body={"type": "object", "additionalProperties": False, "properties": {
+                    "input": filters,
+                    "columns": {"type": "array", "items": {"enum": list(table.columns)}},
+                    "order_by": {"type": "array", "items": {"enum": _order_terms(table)}},
+                    "limit": {"type": "integer", "minimum": 0},
+                    "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+                }}),
+        },
+        base + "/schema": {"get": _operation(f"Columns of {table.name}", "Envelope")},
+    }
+
+
+def _query_parameters(table: Table) -> list[dict]:
+    params = [
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+        {"name": "offset", "in": "query",
+         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
+        {"name": "order_by", "in": "query", "schema": {"enum": _order_terms(table)}},
+        {"name": "columns", "in": "query", "schema": {"enum": list(table.columns)}},
+    ]
+    params += [{"name": c, "in": "query", "schema": {"type": "string"},
+                "description": "filter: value, or operator.value (gte.30, in.1,2, is.null)"}
+               for c in table.columns if c not in ("limit", "offset", "order_by", "columns")]
+    return params
+
+
+def _order_terms(table: Table) -> list[str]:
+    return [term for c in table.columns for term in (c, "-" + c)]
+
+
+def _component_name(table: str) -> str:
+    """Component keys must match ^[a-zA-Z0-9.\\-_]+$: other characters become their code."""
+    return "table." + "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else
+                              f"_{ord(ch):x}_" for ch in table)
+
+
+def _operation(summary: str, schema: str, *, status: str = "200", body: dict | None = None,
+               parameters: list | None = None, statuses: tuple = tuple(ERROR_STATUSES)) -> dict:
+    op: dict = {
+        "summary": summary,
+        "responses": {status: _response("Success", schema)} | {
+            code: _response(ERROR_STATUSES[code], "Error") for code in statuses},
+    }
+    if body is not None:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": body}}}
+    if parameters:
+        op["parameters"] = parameters
+    return op
+
+
+def _response(description: str, schema: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+ENVELOPE = {
+    "type": "object",
+    "required": ["timestamp", "message", "data", "retry_count"],
+    "additionalProperties": False,
+    "properties": {
+        "timestamp": {"type": "string"},
+        "message": {"type": "string"},
+        "data": {},
+        "retry_count": {"type": "integer", "minimum": 0},
+    },
+}
+
+ERROR = {
+    "type": "object",
+    "required": ["timestamp", "error_code", "message", "retry_count", "details"],
+    "additionalProperties": False,
+    "properties": {
+        "timestamp": {"type": "string"},
+        "error_code": {"type": "string"},
+        "message": {"type": "string"},
+        "retry_count": {"type": "integer", "minimum": 0},
+        "details": {"type": ["object", "null"]},
+    },
+}
