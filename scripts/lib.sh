@@ -12,11 +12,13 @@ export TABLEGATE_DB_USER="${TABLEGATE_DB_USER:-root}"
 export TABLEGATE_DB_PASSWORD="${TABLEGATE_DB_PASSWORD:-}"
 
 # Python prelude that opens a pymysql connection `conn` from TABLEGATE_DB_*.
+# read_timeout: a port that accepts connections but never answers must not hang us.
 DB_CONNECT_PY='import os, pymysql
 env = os.environ.get
 conn = pymysql.connect(host=env("TABLEGATE_DB_HOST"), port=int(env("TABLEGATE_DB_PORT")),
     user=env("TABLEGATE_DB_USER"), password=env("TABLEGATE_DB_PASSWORD", ""),
-    unix_socket=env("TABLEGATE_DB_SOCKET") or None, connect_timeout=2, autocommit=True)'
+    unix_socket=env("TABLEGATE_DB_SOCKET") or None, connect_timeout=2, read_timeout=5,
+    autocommit=True)'
 
 # Prefix for system changes (apt): sudo only when we are not root and it exists.
 SUDO=""
@@ -76,8 +78,9 @@ start_local_db() {
   mkdir -p "$LOCAL_DB_DIR"
   if [ ! -d "$LOCAL_DB_DIR/data/mysql" ]; then
     # 'normal' auth: root logs in with an empty password over TCP too.
+    # --force: don't insist that the hostname or 'localhost' resolve (bare containers).
     PATH="$PATH:/usr/sbin" mariadb-install-db --no-defaults --datadir="$LOCAL_DB_DIR/data" \
-      --auth-root-authentication-method=normal --skip-test-db \
+      --auth-root-authentication-method=normal --skip-test-db --force \
       >"$LOCAL_DB_DIR/install.log" 2>&1 || { cat "$LOCAL_DB_DIR/install.log" >&2; return 1; }
   fi
   # --user: mariadbd refuses to run as root unless told to. utf8mb4 as in Debian's packaged
