@@ -95,8 +95,11 @@ _MESSAGES = {
 }
 
 
-# `db`.`table`.`column` in server messages: the database name is not the client's business.
-_QUALIFIED = re.compile(r"`[^`]*`\.(`[^`]*`\.`[^`]*`)")
+# `db`.`table` and `db`.`table`.`column` in server messages (foreign-key and CHECK failures
+# name the table that way): the database name is not the client's business. A quoted name may
+# contain doubled backticks.
+_NAME = r"`(?:[^`]|``)*`"
+_QUALIFIED = re.compile(rf"{_NAME}\.({_NAME}(?:\.{_NAME})?)")
 
 
 def from_mysql(exc: Exception, table: str | None = None) -> TablegateError | None:
