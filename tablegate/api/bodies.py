@@ -6,6 +6,7 @@ from typing import Any
 from flask import request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from tablegate.db import database
 from tablegate.errors import BadRequest, TablegateError
 
 
@@ -18,7 +19,12 @@ class UnsupportedMediaType(TablegateError):
 
 
 def read_json() -> dict:
-    """The request body as a JSON object, or the contract's 400/415."""
+    """The request body as a JSON object, or the contract's 400/413/415.
+
+    The app-wide ``MAX_CONTENT_LENGTH`` is the larger upload limit (CSV import); a JSON body
+    has its own, smaller one, so it is set on this request before a byte is read.
+    """
+    request.max_content_length = database().config.max_body_bytes
     if not request.content_length and not request.get_data(cache=True):
         raise BadRequest("Request body is empty: send a JSON object")
     if not request.is_json:
