@@ -4,6 +4,8 @@ from __future__ import annotations
 import base64
 import datetime
 import decimal
+import json
+import math
 import re
 import uuid
 from typing import Any
@@ -59,6 +61,50 @@ class JSONProvider(DefaultJSONProvider):
         if isinstance(value, set):  # MySQL SET
             return sorted(value)
         return DefaultJSONProvider.default(value)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Only I-JSON (RFC 7493) is read. NaN and Infinity are not JSON, a number beyond a
+        double and a lone surrogate (``"\\ud800"``) cannot be sent to the database or echoed in
+        a response, and nesting deeper than the parser can follow is malformed, not a crash.
+        Each is a ValueError, which ``request.get_json`` answers as malformed JSON (400)."""
+        if isinstance(s, bytes):
+            s = s.decode(json.detect_encoding(s))  # strict: no encoded surrogates either
+        try:
+            value = json.loads(s, parse_constant=_not_json, parse_float=_finite_float, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+        if _SURROGATE_ESCAPE.search(s):
+            _reject_lone_surrogates(value)
+        return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond the range of a double")
+    return value
+
+
+def _reject_lone_surrogates(value: Any) -> None:
+    """Escaped surrogate pairs decode to one character; an unpaired one stays a surrogate,
+    which cannot be encoded (UnicodeEncodeError is a ValueError). Iterative: the value may be
+    nested as deep as the parser allowed."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            item.encode("utf-8")
+        elif isinstance(item, dict):
+            stack.extend(item.items())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
 
 
 def _format_time(value: datetime.timedelta) -> str:
