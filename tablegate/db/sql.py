@@ -100,16 +100,20 @@ def _filter(column: str, op: str, value: Any, negate: bool = False) -> Filter:
 
 
 def build_where(table: Table, filters: Sequence[Filter]) -> tuple[str, list]:
+    """Compared values go through ``to_db`` as inserted ones do, so a binary column is matched
+    by the base64 text the API returns for it. A LIKE pattern stays text: its ``%`` and ``_``
+    have no base64 form."""
     if not filters:
         return "", []
     parts, params = [], []
     for f in filters:
-        col = quote_identifier(table.column(f.column).name)
+        column = table.column(f.column)
+        col = quote_identifier(column.name)
         if f.op == "is":
             part = f"{col} IS {IS_VALUES[f.value]}"
         elif f.op == "in":
             part = f"{col} IN ({', '.join(['%s'] * len(f.value))})" if f.value else "FALSE"
-            params.extend(f.value)
+            params.extend(to_db(column, v) for v in f.value)
         elif f.value is None and f.op in ("eq", "ne"):
             part = f"{col} IS {'NOT ' if f.op == 'ne' else ''}NULL"
         elif f.value is None:
@@ -117,7 +121,7 @@ def build_where(table: Table, filters: Sequence[Filter]) -> tuple[str, list]:
                              {"column": f.column, "operator": f.op})
         else:
             part = COMPARISONS[f.op].format(col=col)
-            params.append(f.value)
+            params.append(f.value if f.op == "like" else to_db(column, f.value))
         parts.append(f"NOT ({part})" if f.negate else part)
     return " WHERE " + " AND ".join(parts), params
 
