@@ -36,10 +36,10 @@ class Database:
             table = self.catalog.refresh(name)
             return table, build(table)
 
-    def run_on(self, table: Table, operation: Callable[..., T]) -> T:
+    def run_on(self, table: Table, operation: Callable[..., T], *, borrow: bool = True) -> T:
         """Run a statement on a reflected table; a table dropped since is forgotten and a 404."""
         try:
-            return self.run(operation)
+            return self.run(operation, borrow=borrow)
         except TableNotFound:
             self.catalog.forget(table.name)
             raise TableNotFound(table.name) from None

@@ -101,8 +101,11 @@ class Lease:
             self.discard = True
 
 
-def side_connection(config: Config, timeout_s: float) -> pymysql.connections.Connection:
-    """A short-lived connection outside the pool (to KILL a statement, or to stream an export)."""
+def side_connection(config: Config, timeout_s: float,
+                    **overrides) -> pymysql.connections.Connection:
+    """A short-lived connection outside the pool (to KILL a statement, or to stream an export);
+    ``overrides`` are PyMySQL arguments, e.g. ``conv`` for an export that wants text."""
     args = connect_args(config)
-    args.update(connect_timeout=timeout_s, read_timeout=timeout_s, write_timeout=timeout_s)
+    args.update(connect_timeout=timeout_s, read_timeout=timeout_s, write_timeout=timeout_s,
+                **overrides)
     return pymysql.connect(**args)
