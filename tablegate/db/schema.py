@@ -119,7 +119,9 @@ def _could_name_a_table(name: str) -> bool:
         name.encode("utf-8")  # lone surrogates cannot be sent to the server at all
     except UnicodeEncodeError:
         return False
-    return True
+    # Identifiers are limited to the Basic Multilingual Plane, and INFORMATION_SCHEMA's utf8mb3
+    # columns refuse to compare a character beyond it (error 1267) rather than find nothing.
+    return max(map(ord, name)) <= 0xFFFF
 
 
 class Catalog:
