@@ -119,6 +119,10 @@ def _format_time(value: datetime.timedelta) -> str:
 
 def init_app(app) -> None:
     app.json = JSONProvider(app)
+    # Werkzeug answers a path with doubled slashes (`/api/a%2F%2Fb`) with a 308 to the merged
+    # path: an HTML page that bypasses the error handlers and names another table. Without
+    # merging such a path is simply not found. Set here, before any blueprint adds its rules.
+    app.url_map.merge_slashes = False
     app.before_request(_take_request_id)
     app.after_request(_echo_request_id)
 
