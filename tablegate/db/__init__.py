@@ -28,12 +28,13 @@ class Database:
 
     def prepare(self, name: str, build: Callable[[Table], T]) -> tuple[Table, T]:
         """Reflect the table and build a statement for it; if the statement names a column the
-        cached schema does not know, read the table again once (it may have been altered)."""
+        cached schema does not know, read the table again once (it may have been altered)
+        unless it was read moments ago (``schema.COLUMN_MISS_REFRESH_S``)."""
         table = self.catalog.require(name)
         try:
             return table, build(table)
         except UnknownColumn:
-            table = self.catalog.refresh(name)
+            table = self.catalog.recheck(name)
             return table, build(table)
 
     def run_on(self, table: Table, operation: Callable[..., T], *, borrow: bool = True) -> T:

@@ -1,13 +1,14 @@
 """The reflected schema: small frozen values read from INFORMATION_SCHEMA.
 
 Tables are cached per process and read again on a miss, so a table created after start-up is
-found without a restart (postgrest-docs #513), and a column added later is found on the first
-request that names it. Names from requests are only ever compared with reflected names; only a
+found without a restart (postgrest-docs #513), and a column added later is found by a request
+that names it. Names from requests are only ever compared with reflected names; only a
 reflected name is quoted into SQL.
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +16,12 @@ from tablegate.errors import BadRequest, TableNotFound
 
 # The longest identifier MySQL allows; anything longer cannot name a table.
 MAX_IDENTIFIER = 64
+
+#: How long a table's reflection is trusted when a request names a column it lacks. Within it
+#: such a request is refused before a connection is borrowed (STYLE 4), so a stream of requests
+#: naming columns that do not exist costs at most one reflection per table per interval; after
+#: it the miss reads the table again, so a column added by ALTER TABLE is found.
+COLUMN_MISS_REFRESH_S = 1.0
 
 BINARY_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"})
 
@@ -128,6 +135,7 @@ class Catalog:
     def __init__(self, run: Callable) -> None:
         self._run = run
         self._tables: dict[str, Table] = {}
+        self._read_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def require(self, name: str) -> Table:
@@ -143,15 +151,26 @@ class Catalog:
                 self._tables.pop(name, None)
                 raise TableNotFound(name)
             self._tables[name] = table
+            self._read_at[name] = time.monotonic()
         return table
+
+    def recheck(self, name: str) -> Table:
+        """The table for a request that named a column the cached one lacks: read again unless
+        it was read less than ``COLUMN_MISS_REFRESH_S`` ago."""
+        with self._lock:
+            table = self._tables.get(name)
+            fresh = time.monotonic() - self._read_at.get(name, 0.0) < COLUMN_MISS_REFRESH_S
+        return table if table is not None and fresh else self.refresh(name)
 
     def all(self) -> dict[str, Table]:
         """Every table, read afresh (discovery must show the database as it is now)."""
         tables = self._run(reflect)
         with self._lock:
             self._tables = dict(tables)
+            self._read_at = dict.fromkeys(tables, time.monotonic())
         return tables
 
     def forget(self, name: str) -> None:
         with self._lock:
             self._tables.pop(name, None)
+            self._read_at.pop(name, None)
