@@ -31,6 +31,11 @@ class BadRequest(TablegateError):
     status = 400
 
 
+class StaleSchema(BadRequest):
+    """The server does not know a column the reflected schema named (error 1054): the table
+    was altered since it was read."""
+
+
 class TableNotFound(TablegateError):
     status = 404
 
@@ -84,14 +89,14 @@ _REQUEST_ERRORS: dict[int, type[TablegateError]] = {
     3140: Unprocessable,   # invalid JSON (MySQL)
     4025: Unprocessable,   # CHECK constraint failed (MariaDB, e.g. json_valid)
     3819: Unprocessable,   # CHECK constraint failed (MySQL)
-    1054: BadRequest,      # unknown column (schema changed since reflection)
+    1054: StaleSchema,     # unknown column (schema changed since reflection)
     1146: TableNotFound,   # table dropped since reflection
 }
 
 _MESSAGES = {
     Conflict: "Conflict with existing data",
     Unprocessable: "Value rejected by the database",
-    BadRequest: "Invalid request",
+    StaleSchema: "The table changed since it was read; repeat the request",
 }
 
 

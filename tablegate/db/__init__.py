@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from tablegate.config import Config
 from tablegate.db.pool import Pool
 from tablegate.db.schema import Catalog, Table, UnknownColumn
-from tablegate.errors import TableNotFound
+from tablegate.errors import StaleSchema, TableNotFound
 from tablegate.resiliency import Executor
 
 T = TypeVar("T")
@@ -38,12 +38,17 @@ class Database:
             return table, build(table)
 
     def run_on(self, table: Table, operation: Callable[..., T], *, borrow: bool = True) -> T:
-        """Run a statement on a reflected table; a table dropped since is forgotten and a 404."""
+        """Run a statement on a reflected table; a table dropped since is forgotten and a 404, a
+        table altered since (a column it named is gone) is forgotten so the next request reads it
+        again."""
         try:
             return self.run(operation, borrow=borrow)
         except TableNotFound:
             self.catalog.forget(table.name)
             raise TableNotFound(table.name) from None
+        except StaleSchema:
+            self.catalog.forget(table.name)
+            raise
 
 
 def init_app(app: Flask, config: Config) -> None:
