@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from tablegate import db, errors, logs
-from tablegate.api import crud, envelope, meta
+from tablegate.api import batch, crud, envelope, meta
 from tablegate.config import Config
 
 __all__ = ["create_app"]
@@ -22,4 +22,5 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(meta.bp)
     app.register_blueprint(meta.docs)
     app.register_blueprint(crud.bp)
+    app.register_blueprint(batch.bp)
     return app

@@ -1,0 +1,141 @@
+"""CSV import and export (CONTRACT.md "Batch"). The views only read the request and shape the
+response; CSV lives in ``tablegate.csvio``, the database side in ``tablegate.bulk``."""
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from urllib.parse import quote
+
+from flask import Blueprint, Response, request, stream_with_context
+from werkzeug.datastructures import FileStorage
+
+from tablegate import bulk, csvio
+from tablegate.api import envelope
+from tablegate.api.bodies import UnsupportedMediaType
+from tablegate.api.crud import RESERVED
+from tablegate.db import database, sql
+from tablegate.errors import BadRequest, Unprocessable
+
+bp = Blueprint("batch", __name__, url_prefix="/api")
+
+# MySQL's own "no limit", for an offset without a limit.
+NO_LIMIT = 2**64 - 1
+
+FLAGS = {"true": True, "1": True, "false": False, "0": False}
+
+
+@bp.post("/batch/import")
+def import_csv():
+    db = database()
+    mode, atomic = _mode(), _flag("atomic")
+    request.max_content_length = db.config.max_upload_bytes  # the JSON limit is far smaller
+    upload = _upload()
+    header, rows = csvio.read_csv_rows(upload.stream)
+    table, statement = db.prepare(_table_name(upload),
+                                  lambda t: bulk.InsertStatement(t, header, mode))
+    tally, written = bulk.import_rows(db, table, statement, rows, atomic)
+    summary = tally.summary(table.name, written)
+    if not written:
+        raise Unprocessable(f"Nothing imported: {tally.failed} rows failed and the import was "
+                            "atomic", summary)
+    if tally.failed and tally.failed == summary["rows_total"]:
+        raise Unprocessable("Nothing imported: every row failed", summary)
+    if tally.failed:
+        return envelope.success(f"CSV partly imported: {tally.failed} rows failed", summary, 207)
+    return envelope.success("CSV imported", summary)
+
+
+@bp.get("/batch/<table>/export")
+@bp.get("/<table>/export")
+def export_csv(table: str):
+    args = request.args
+    filters = sql.filters_from_query(
+        (key, value) for key, value in args.items(multi=True) if key not in RESERVED)
+    columns, order_by = _split(args.get("columns")), _split(args.get("order_by"))
+    limit, offset = _int_arg("limit"), _int_arg("offset") or 0
+    if limit is None and offset:
+        limit = NO_LIMIT
+    db = database()
+    reflected, (statement, params) = db.prepare(
+        table, lambda t: sql.build_select(t, filters, columns, order_by, limit, offset))
+    names = columns or list(reflected.columns)
+    export = bulk.open_export(db, reflected, statement, params)
+    encoder = csvio.CsvEncoder(bulk.export_converters(reflected, names))
+    response = Response(stream_with_context(_stream(export, encoder, names)),
+                        mimetype="text/csv")
+    response.call_on_close(export.close)  # also when the body is never iterated
+    response.headers["Content-Disposition"] = _attachment(f"{reflected.name}.csv")
+    return response
+
+
+def _stream(export: bulk.Export, encoder: csvio.CsvEncoder, names: list[str]) -> Iterator[bytes]:
+    """An error here propagates: the server then drops the connection without the final chunk,
+    so the client sees a broken transfer, never a CSV that looks complete and is not."""
+    try:
+        yield encoder.header(names)
+        for batch in export.batches():
+            yield encoder.encode(batch)
+    finally:
+        export.close()
+
+
+def _upload() -> FileStorage:
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedMediaType("Send the CSV as multipart/form-data in the field 'file'")
+    upload = request.files.get("file")  # parsing spools a large file to disk, not to memory
+    if upload is None:
+        raise BadRequest("The multipart field 'file' is missing")
+    return upload
+
+
+def _table_name(upload: FileStorage) -> str:
+    """``?table=``, else the file name without its extension, compared as is with reflected
+    names: no path or character is stripped, so ``../users.csv`` names no table."""
+    name = request.args.get("table")
+    if name is None:
+        stem, dot, _ = (upload.filename or "").rpartition(".")
+        name = stem if dot else upload.filename
+    if not name:
+        raise BadRequest("Name the table with ?table= or with the file name")
+    return name
+
+
+def _mode() -> str:
+    mode = request.args.get("mode", "insert")
+    if mode not in bulk.MODES:
+        raise BadRequest(f"Unknown mode {mode!r}: use one of {', '.join(bulk.MODES)}",
+                         {"parameter": "mode"})
+    return mode
+
+
+def _flag(name: str) -> bool:
+    raw = request.args.get(name, "false").lower()
+    if raw not in FLAGS:
+        raise BadRequest(f"Query parameter {name!r} must be true or false", {"parameter": name})
+    return FLAGS[raw]
+
+
+def _attachment(filename: str) -> str:
+    """``attachment; filename="users.csv"``; a name that is not plain printable ASCII also gets
+    an RFC 5987 ``filename*`` and a fallback with the odd characters replaced, so that no table
+    name (quotes, newlines, unicode) can break the header."""
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    fallback = "".join(c if c.isprintable() and c not in '"\\' else "_" for c in ascii_name)
+    value = f'attachment; filename="{fallback}"'
+    if fallback != filename:
+        value += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return value
+
+
+def _split(value: str | None) -> list[str]:
+    return [part for part in value.split(",") if part] if value else []
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or not raw.isascii():
+        raise BadRequest(f"Query parameter {name!r} must be a whole number of 0 or more",
+                         {"parameter": name})
+    return int(raw)

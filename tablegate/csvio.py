@@ -1,0 +1,216 @@
+"""CSV in and out for the batch endpoints (CONTRACT.md "Batch"), with no database in sight.
+
+Import is a chain of small generators (STYLE 12): ``read_csv_rows`` decodes the upload as it
+reads it and yields one ``Row`` per record, ``chunks`` groups rows for one INSERT each. Nothing
+here holds more than one record and one chunk, so memory stays flat however large the file.
+
+Empty cells follow PostgreSQL's ``COPY ... CSV`` convention, so that an export imports back
+unchanged: an unquoted empty cell is NULL, a quoted one (``""``) is the empty string. Python
+3.11's csv module cannot tell the two apart, so the raw text of each record is kept and looked at
+in the rare record that has an empty field *and* a ``""`` in it.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import BinaryIO, NamedTuple
+
+from tablegate.errors import BadRequest
+
+# Bytes that are not UTF-8 decode (surrogateescape) to U+DC80..U+DCFF, which valid UTF-8 never
+# produces; a record holding any surrogate is therefore named as not UTF-8.
+SURROGATES = re.compile("[\ud800-\udfff]")
+
+# Largest field accepted, in characters. Far above csv's default of 128 KiB, yet bounded: a stray
+# quote near the top of a large upload must not read the whole rest of it into one string, and a
+# field larger than the server's packet limit could not be inserted anyway.
+FIELD_SIZE_LIMIT = 16 * 1024 * 1024
+
+# Lone surrogates used as markers inside export text; no decoded database text can hold one.
+EMPTY_MARK = "\udfff"
+NULL_MARK = "\udffe"
+
+
+class MalformedCsv(BadRequest):
+    """The file cannot be read as CSV from this point on (the contract's 400)."""
+
+
+class Row(NamedTuple):
+    #: 1-based data row number, header excluded (CONTRACT.md "Batch").
+    number: int
+    #: One value per header column, None for an unquoted empty cell; None when ``error`` is set.
+    values: list[str | None] | None
+    #: Characters of CSV text, to bound the size of one chunk's statement.
+    size: int
+    #: Why the record cannot be imported, or None.
+    error: str | None = None
+
+
+_limit_raised = False
+
+
+def maximize_csv_field_size_limit() -> None:
+    """Raise csv's process-wide field limit once, from its 128 KiB default to ``FIELD_SIZE_LIMIT``."""
+    global _limit_raised
+    if not _limit_raised:
+        csv.field_size_limit(FIELD_SIZE_LIMIT)
+        _limit_raised = True
+
+
+def read_csv_rows(stream: BinaryIO) -> tuple[list[str], Iterator[Row]]:
+    """The header, read now so that it can be checked before any row is written, and the rows,
+    read lazily from the stream as the caller asks for them.
+
+    Decoding is incremental (``utf-8-sig``: a byte-order mark is dropped) and never strict, so
+    that a bad byte is blamed on its own record instead of on whichever 8 KiB block held it.
+    """
+    maximize_csv_field_size_limit()
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    raw: list[str] = []
+    reader = csv.reader(_lines(text, raw))
+    header = _read_header(reader, raw)
+    return header, _rows(reader, raw, len(header))
+
+
+def _lines(text: Iterable[str], raw: list[str]) -> Iterator[str]:
+    """Feed csv line by line, keeping the lines of the record being read."""
+    for line in text:
+        raw.append(line)
+        yield line
+
+
+def _read_header(reader: Iterator[list[str]], raw: list[str]) -> list[str]:
+    try:
+        header = next((fields for fields in reader if fields), None)
+    except csv.Error as exc:
+        raise MalformedCsv(f"The header cannot be read: {exc}") from None
+    if header is None:
+        raise MalformedCsv("The file is empty: its first line must name the columns")
+    if SURROGATES.search("".join(raw)):
+        raise MalformedCsv("The header is not valid UTF-8")
+    raw.clear()
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise MalformedCsv(f"Column {name!r} appears twice in the header", {"column": name})
+        seen.add(name)
+    return header
+
+
+def _rows(reader: Iterator[list[str]], raw: list[str], width: int) -> Iterator[Row]:
+    number = 0
+    while True:
+        try:
+            fields = next(reader, None)
+        except csv.Error as exc:
+            raise MalformedCsv(f"Row {number + 1} cannot be read, nor anything after it: {exc}",
+                               {"row": number + 1}) from None
+        if fields is None:
+            return
+        record = raw[0] if len(raw) == 1 else "".join(raw)
+        raw.clear()
+        if not fields:  # a blank line is not a record
+            continue
+        number += 1
+        yield _row(number, fields, record, width)
+
+
+def _row(number: int, fields: list[str], record: str, width: int) -> Row:
+    if not record.isascii() and SURROGATES.search(record):
+        return Row(number, None, len(record), "Row is not valid UTF-8")
+    if len(fields) != width:
+        return Row(number, None, len(record),
+                   f"Row has {len(fields)} fields, the header has {width}")
+    if "" in fields:
+        return Row(number, _nulls(fields, record), len(record))
+    return Row(number, fields, len(record))
+
+
+def _nulls(fields: list[str], record: str) -> list[str | None]:
+    """Unquoted empty cells become None; quoted ones stay ''."""
+    quoted = _quoted_fields(record) if '""' in record else ()
+    return [value if value or index in quoted else None for index, value in enumerate(fields)]
+
+
+def _quoted_fields(record: str) -> set[int]:
+    """Indexes of the fields of one raw record that open with a quote.
+
+    Mirrors csv's own states: a quote only opens a field at its start, ``""`` inside quotes is
+    an escaped quote, and a comma ends a field unless it is inside quotes.
+    """
+    quoted: set[int] = set()
+    field, state = 0, "start"
+    for char in record:
+        if state == "quoted":
+            state = "closing" if char == '"' else "quoted"
+        elif char == '"' and state in ("start", "closing"):
+            if state == "start":
+                quoted.add(field)
+            state = "quoted"
+        elif char == ",":
+            field, state = field + 1, "start"
+        else:
+            state = "unquoted"
+    return quoted
+
+
+def chunks(rows: Iterable[Row], size: int, max_chars: int) -> Iterator[list[Row]]:
+    """Rows in groups of ``size``, or fewer once their text reaches ``max_chars``, so that one
+    group's INSERT stays well below the server's packet limit."""
+    chunk: list[Row] = []
+    chars = 0
+    for row in rows:
+        chunk.append(row)
+        chars += row.size
+        if len(chunk) >= size or chars >= max_chars:
+            yield chunk
+            chunk, chars = [], 0
+    if chunk:
+        yield chunk
+
+
+class CsvEncoder:
+    """Rows of database text to CSV bytes: RFC 4180 quoting, ``\\r\\n``, UTF-8.
+
+    NULL is an empty cell and the empty string is ``""``, the mirror of ``read_csv_rows``. The
+    C writer cannot be told to quote one empty field, so empty strings go through it as a marker
+    that is then replaced; with one column, NULL needs the same, or csv would write ``""`` for it.
+    """
+
+    def __init__(self, converters: Sequence[Callable[[object], str] | None]) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+        self._converters = [(i, c) for i, c in enumerate(converters) if c is not None]
+        self._single = len(converters) == 1
+
+    def header(self, names: Sequence[str]) -> bytes:
+        self._writer.writerow(names)
+        return self._flush()
+
+    def encode(self, rows: Iterable[Sequence[object]]) -> bytes:
+        self._writer.writerows(map(self._prepare, rows))
+        return self._flush()
+
+    def _prepare(self, row: Sequence[object]) -> Sequence[object]:
+        if self._converters:
+            row = list(row)
+            for index, convert in self._converters:
+                if row[index] is not None:
+                    row[index] = convert(row[index])
+        if "" in row:
+            row = [EMPTY_MARK if value == "" else value for value in row]
+        if self._single and row[0] is None:
+            row = [NULL_MARK]
+        return row
+
+    def _flush(self) -> bytes:
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        if EMPTY_MARK in text:
+            text = text.replace(EMPTY_MARK, '""')
+        if NULL_MARK in text:
+            text = text.replace(NULL_MARK, "")
+        return text.encode("utf-8")
