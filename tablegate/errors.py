@@ -109,8 +109,6 @@ _QUALIFIED = re.compile(rf"{_NAME}\.({_NAME}(?:\.{_NAME})?)")
 
 def from_mysql(exc: Exception, table: str | None = None) -> TablegateError | None:
     """The HTTP error for a MySQL error caused by the request, or None if it is not one."""
-    if isinstance(exc, UnicodeEncodeError):  # a lone surrogate from JSON's \ud800 escapes
-        return Unprocessable("Text values must be valid Unicode")
     errno = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
     cls = _REQUEST_ERRORS.get(errno)
     if cls is None:
