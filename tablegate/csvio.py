@@ -111,8 +111,10 @@ def _rows(reader: Iterator[list[str]], raw: list[str], width: int) -> Iterator[R
             return
         record = raw[0] if len(raw) == 1 else "".join(raw)
         raw.clear()
-        if not fields:  # a blank line is not a record
-            continue
+        if not fields:  # a blank line: a NULL in a one-column file, else not a record
+            if width != 1:
+                continue
+            fields = [""]
         number += 1
         yield _row(number, fields, record, width)
 
