@@ -107,23 +107,28 @@ class InsertStatement:
         # An unquoted empty cell: NULL where allowed, else the column's DEFAULT (the server
         # rejects the row when there is none).
         self._empty = [NULL if c.nullable else DEFAULT for c in columns]
-        self._binary = [i for i, c in enumerate(columns) if c.is_binary]
+        self._binary = {i: c.name for i, c in enumerate(columns) if c.is_binary}
         self.max_bytes = 0  # set from the server's max_allowed_packet before use
 
-    def prepare(self, values: list[str | None]) -> list[str]:
+    def prepare(self, values: tuple[str | None, ...]) -> tuple[str, ...]:
         """Cells as markers and text, ready to be joined; raises BadValue."""
         if None in values:
-            values = [self._empty[i] if v is None else v for i, v in enumerate(values)]
-        for index in self._binary:
-            value = values[index]
-            if value not in (NULL, DEFAULT):
-                try:
-                    values[index] = HEX + base64.b64decode(value, validate=True).hex()
-                except (binascii.Error, ValueError):
-                    raise BadValue(f"Column position {index + 1} takes base64 text") from None
+            values = tuple([self._empty[i] if v is None else v for i, v in enumerate(values)])
+        if self._binary:
+            values = tuple([self._hex(i, v) if i in self._binary else v
+                            for i, v in enumerate(values)])
         return values
 
-    def split(self, chunk: list[csvio.Row]) -> tuple[list[tuple[int, list[str]]],
+    def _hex(self, index: int, value: str) -> str:
+        """Base64 text, as the JSON API takes binary values, sent as a hex literal."""
+        if value in (NULL, DEFAULT):
+            return value
+        try:
+            return HEX + base64.b64decode(value, validate=True).hex()
+        except (binascii.Error, ValueError):
+            raise BadValue(f"Column {self._binary[index]!r} takes base64 text") from None
+
+    def split(self, chunk: list[csvio.Row]) -> tuple[list[tuple[int, tuple[str, ...]]],
                                                       list[tuple[int, str, str]]]:
         """A chunk as (row number, prepared values) to insert and (row number, error code,
         message) for the rows that cannot even be tried."""
@@ -132,13 +137,16 @@ class InsertStatement:
             if error:
                 failures.append((number, "400", error))
                 continue
-            try:
-                good.append((number, self.prepare(values)))
-            except BadValue as exc:
-                failures.append((number, "422", str(exc)))
+            if None in values or self._binary:
+                try:
+                    values = self.prepare(values)
+                except BadValue as exc:
+                    failures.append((number, "422", str(exc)))
+                    continue
+            good.append((number, values))
         return good, failures
 
-    def sql(self, rows: Sequence[list[str]], backslashes: bool) -> str:
+    def sql(self, rows: Sequence[tuple[str, ...]], backslashes: bool) -> str:
         body = RECORD.join([FIELD.join(values) for values in rows])
         for old, new in BACKSLASH_ESCAPES if backslashes else QUOTE_ESCAPES:
             if old in body:
@@ -150,7 +158,8 @@ class InsertStatement:
                 values = values.replace(marker, literal)
         return self.head + values + self.tail
 
-    def execute(self, conn: pymysql.connections.Connection, rows: Sequence[list[str]]) -> int:
+    def execute(self, conn: pymysql.connections.Connection,
+                rows: Sequence[tuple[str, ...]]) -> int:
         """Run the INSERT for ``rows``; the affected-row count."""
         backslashes = not conn.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
         statement = self.sql(rows, backslashes)
@@ -319,7 +328,7 @@ def _max_packet(session) -> int:
     return int(session.execute("SELECT @@max_allowed_packet").fetchone()[0])
 
 
-def _insert_chunk(target, statement: InsertStatement, good: list[tuple[int, list[str]]],
+def _insert_chunk(target, statement: InsertStatement, good: list[tuple[int, tuple[str, ...]]],
                   failures: list[tuple[int, str, str]], tally: Tally) -> None:
     if good:
         written, skipped = _insert(target, statement, good, failures)
@@ -329,7 +338,7 @@ def _insert_chunk(target, statement: InsertStatement, good: list[tuple[int, list
         tally.fail(*failure)
 
 
-def _insert(target, statement: InsertStatement, rows: list[tuple[int, list[str]]],
+def _insert(target, statement: InsertStatement, rows: list[tuple[int, tuple[str, ...]]],
             failures: list[tuple[int, str, str]]) -> tuple[int, int]:
     """Insert ``rows`` as one unit, or split it until each failure is one row's."""
     try:

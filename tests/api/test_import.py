@@ -153,7 +153,7 @@ def test_binary_columns_take_base64(client, sql):
     response = upload(client, "label,blob_data\na,AAH/\nb,not base64!\nc,\n", "kinds.csv")
     body = assert_envelope_success(response, 207)
     assert body["data"]["errors"] == [
-        {"row": 2, "error_code": "422", "message": "Column position 2 takes base64 text"}]
+        {"row": 2, "error_code": "422", "message": "Column 'blob_data' takes base64 text"}]
     assert sql("SELECT label, blob_data FROM kinds ORDER BY id") == (("a", b"\x00\x01\xff"),
                                                                     ("c", None))
 
