@@ -36,8 +36,11 @@ class StaleSchema(BadRequest):
     was altered since it was read."""
 
 
-class TableNotFound(TablegateError):
+class NotFound(TablegateError):
     status = 404
+
+
+class TableNotFound(NotFound):
 
     def __init__(self, table: str) -> None:
         super().__init__(f"Table {table!r} not found")

@@ -74,6 +74,12 @@ class QueryBody(Body):
     limit = fields.Integer(strict=True, validate=validate.Range(min=0), load_default=None)
     offset = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_OFFSET),
                             load_default=0)
+    after = fields.Raw(load_default=None)
+    count = fields.String(validate=validate.OneOf(["exact"]), load_default=None)
+
+
+class PatchBody(Body):
+    input = Row(required=True, validate=validate.Length(min=1, error="Nothing to update."))
 
 
 class UpdateBody(Body):
@@ -112,4 +118,5 @@ def _first_problem(messages: dict) -> str:
     return f"{'.'.join(path)}: {problems[0] if isinstance(problems, list) else problems}"
 
 
-INSERT, QUERY, UPDATE, DELETE = InsertBody(), QueryBody(), UpdateBody(), DeleteBody()
+INSERT, QUERY, UPDATE, DELETE, PATCH = (InsertBody(), QueryBody(), UpdateBody(), DeleteBody(),
+                                        PatchBody())

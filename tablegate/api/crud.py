@@ -1,32 +1,64 @@
-"""CRUD on any table (CONTRACT.md "CRUD"). Each view reads like the contract: body, table,
-validation, statement, executor, envelope."""
+"""CRUD on any table (CONTRACT.md "CRUD", and the row routes the README adds). Each view reads
+like the contract: body, table, validation, statement, executor, envelope."""
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import quote
+
 from flask import Blueprint, request
+from werkzeug.routing import BaseConverter
 
 from tablegate.api import bodies, envelope
 from tablegate.db import database, sql
-from tablegate.errors import BadRequest, PayloadTooLarge
+from tablegate.db.schema import Table
+from tablegate.errors import BadRequest, NotFound, PayloadTooLarge
 
 bp = Blueprint("crud", __name__, url_prefix="/api")
 
+
+class KeyConverter(BaseConverter):
+    """A row key: one path segment that is not one of the words the table routes use, so
+    ``DELETE /api/t/query`` stays a 405 and ``/api/t/query/x`` a 404."""
+
+    regex = r"(?!(?:query|schema|export)$)[^/]+"
+
+
+# Recorded before the routes below, so the converter exists when they are added to the app.
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("key", KeyConverter))
+
 # Query-string keys that are not column filters.
-RESERVED = frozenset({"columns", "order_by", "limit", "offset"})
+RESERVED = frozenset({"columns", "order_by", "limit", "offset", "after", "count"})
 
 
 @bp.post("/<table>")
 def insert(table: str):
     body = bodies.load(bodies.INSERT, bodies.read_json())
     rows = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    on_conflict = _choice("on_conflict", ("update", "ignore"))
+    representation = _choice("return", ("minimal", "representation")) == "representation"
     db = database()
     if len(rows) > db.config.max_bulk_rows:
         raise PayloadTooLarge(f"At most {db.config.max_bulk_rows} rows per request",
                               {"rows": len(rows), "max_rows": db.config.max_bulk_rows})
-    reflected, (statement, params) = db.prepare(table, lambda t: sql.build_insert(t, rows))
-    affected, last_id = db.run_on(reflected, lambda s: _write(s, statement, params))
-    return envelope.success("Record inserted successfully" if len(rows) == 1 else
-                            "Records inserted successfully",
-                            {"rows_affected": affected, "last_insert_id": last_id}, 201)
+    if representation:
+        reflected, statements = db.prepare(
+            table, lambda t: [sql.build_insert(t, [row], on_conflict) for row in rows])
+        _require_readback(reflected, rows)
+        affected, last_id, data = db.run_on(
+            reflected, lambda s: _insert_returning(s, reflected, statements, rows))
+    else:
+        reflected, (statement, params) = db.prepare(
+            table, lambda t: sql.build_insert(t, rows, on_conflict))
+        (affected, last_id), data = db.run_on(
+            reflected, lambda s: _write(s, statement, params)), None
+    response = envelope.success(
+        "Record inserted successfully" if len(rows) == 1 else "Records inserted successfully",
+        {"rows_affected": affected, "last_insert_id": last_id}
+        | ({"rows": data} if representation else {}), 201)
+    key = _key_of(reflected, rows[0], last_id) if len(rows) == 1 else None
+    if key is not None:
+        response.headers["Location"] = _row_url(reflected, key)
+    return response
 
 
 @bp.get("/<table>/query")
@@ -35,15 +67,18 @@ def query_get(table: str):
     filters = sql.filters_from_query(
         (key, value) for key, value in args.items(multi=True) if key not in RESERVED)
     return _select(table, filters, _split(args.get("columns")), _split(args.get("order_by")),
-                   _int_arg("limit"), _int_arg("offset") or 0)
+                   _int_arg("limit"), _int_arg("offset") or 0, _split(args.get("after")),
+                   _choice("count", ("exact",)))
 
 
 @bp.post("/<table>/query")
 def query_post(table: str):
     body = bodies.load(bodies.QUERY, bodies.read_json())
     filters = sql.filters_from_body(body["input"])
+    after = body["after"]
     return _select(table, filters, body["columns"], body["order_by"], body["limit"],
-                   body["offset"])
+                   body["offset"], after if isinstance(after, list) or after is None else [after],
+                   body["count"])
 
 
 @bp.put("/<table>")
@@ -67,15 +102,68 @@ def delete(table: str):
     return envelope.success("Records deleted successfully", {"rows_affected": affected})
 
 
-def _select(table: str, filters, columns, order_by, limit, offset):
+@bp.get("/<table>/<key:key>")
+def read_row(table: str, key: str):
+    """A key value with a comma or a slash is not addressable: the server decodes %2C and %2F
+    before routing; such rows are reached through a query instead."""
+    db = database()
+    reflected, (statement, params) = db.prepare(
+        table, lambda t: sql.build_select(t, sql.key_filters(t, key.split(","))))
+    names, rows = db.run_on(reflected, lambda s: _read(s, statement, params))
+    if not rows:
+        raise _no_row(table, key)
+    return envelope.success("Record retrieved successfully", dict(zip(names, rows[0])))
+
+
+@bp.patch("/<table>/<key:key>")
+def patch_row(table: str, key: str):
+    """A partial update of one row, answered with the row as it is after the update, read in
+    the same transaction."""
+    values = bodies.load(bodies.PATCH, bodies.read_json())["input"]
+    db = database()
+
+    def build(t: Table):
+        old = sql.key_filters(t, key.split(","))
+        new = sql.key_filters(t, [values.get(f.column, f.value) for f in old])
+        return (sql.build_select(t, old)[0] + " FOR UPDATE", sql.build_select(t, old)[1]), \
+            sql.build_update(t, values, old), sql.build_select(t, new)
+
+    reflected, (lock, change, select) = db.prepare(table, build)
+    row = db.run_on(reflected, lambda s: _patch(s, lock, change, select))
+    if row is None:
+        raise _no_row(table, key)
+    return envelope.success("Record updated successfully", row)
+
+
+@bp.delete("/<table>/<key:key>")
+def delete_row(table: str, key: str):
+    db = database()
+    reflected, (statement, params) = db.prepare(
+        table, lambda t: sql.build_delete(t, sql.key_filters(t, key.split(","))))
+    affected, _ = db.run_on(reflected, lambda s: _write(s, statement, params))
+    if not affected:
+        raise _no_row(table, key)
+    return envelope.success("Record deleted successfully", {"rows_affected": affected})
+
+
+def _select(table: str, filters, columns, order_by, limit, offset, after, count):
     db = database()
     limit = min(db.config.default_limit if limit is None else limit, db.config.max_limit)
     reflected, (statement, params) = db.prepare(
-        table, lambda t: sql.build_select(t, filters, columns, order_by, limit, offset))
-    names, rows = db.run_on(reflected, lambda s: _read(s, statement, params))
+        table, lambda t: sql.build_select(t, filters, columns, order_by, limit, offset, after))
+    counting = sql.build_count(reflected, filters) if count else None
+
+    def read(session):
+        names, rows = _read(session, statement, params)
+        total = session.execute(*counting).fetchone()[0] if counting else None
+        return names, rows, total
+
+    names, rows, total = db.run_on(reflected, read)
     data = [dict(zip(names, row)) for row in rows]
-    return envelope.success("Records retrieved successfully",
-                            {"rows": data, "count": len(data), "limit": limit, "offset": offset})
+    return envelope.success(
+        "Records retrieved successfully",
+        {"rows": data, "count": len(data), "limit": limit, "offset": offset}
+        | ({"total": total} if count else {}))
 
 
 def _write(session, statement: str, params: list) -> tuple[int, int | None]:
@@ -87,6 +175,67 @@ def _write(session, statement: str, params: list) -> tuple[int, int | None]:
 def _read(session, statement: str, params: list) -> tuple[list[str], tuple]:
     cursor = session.execute(statement, params)
     return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+def _insert_returning(session, table: Table, statements, rows):
+    """Row by row in one transaction, so that each row's own auto-increment id is known: the
+    ids of one multi-row INSERT are not guaranteed to be consecutive."""
+    affected, first_id, found = 0, None, []
+    for (statement, params), row in zip(statements, rows):
+        cursor = session.execute(statement, params)
+        affected += cursor.rowcount
+        first_id = first_id or cursor.lastrowid or None
+        key = _key_of(table, row, cursor.lastrowid)
+        if key is not None:  # None: a row that on_conflict=ignore skipped without an id
+            names, read = _read(session, *sql.build_select(table, sql.key_filters(table, key)))
+            found.extend(dict(zip(names, r)) for r in read)
+    session.commit()
+    return affected, first_id, found
+
+
+def _patch(session, lock, change, select) -> dict | None:
+    if not session.execute(*lock).fetchall():
+        return None
+    session.execute(*change)
+    names, rows = _read(session, *select)
+    session.commit()
+    return dict(zip(names, rows[0]))
+
+
+def _key_of(table: Table, row: dict, last_id: int | None) -> list[Any] | None:
+    """The primary key of an inserted row: given in the row, or the auto-increment id."""
+    key = table.primary_key
+    if key and all(c in row for c in key):
+        return [row[c] for c in key]
+    if len(key) == 1 and table.columns[key[0]].auto_increment and last_id:
+        return [last_id]
+    return None
+
+
+def _require_readback(table: Table, rows: list[dict]) -> None:
+    key = table.primary_key
+    auto = len(key) == 1 and table.columns[key[0]].auto_increment
+    if not key or not (auto or all(c in row for row in rows for c in key)):
+        raise BadRequest("return=representation reads rows back by primary key: the table "
+                         "needs one, given in every row or auto-increment",
+                         {"primary_key": list(key)})
+
+
+def _row_url(table: Table, key: list[Any]) -> str:
+    return f"{request.script_root}/api/{quote(table.name, safe='')}/" + ",".join(
+        quote(str(v), safe="") for v in key)
+
+
+def _no_row(table: str, key: str) -> NotFound:
+    return NotFound(f"No row in {table!r} with key {key!r}", {"key": key})
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.args.get(name)
+    if value is not None and value not in allowed:
+        raise BadRequest(f"Query parameter {name!r} must be one of: {', '.join(allowed)}",
+                         {"parameter": name})
+    return value
 
 
 def _split(value: str | None) -> list[str]:

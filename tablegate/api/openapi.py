@@ -9,6 +9,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from tablegate.api.bodies import MAX_OFFSET
+from tablegate.api.crud import RESERVED
 from tablegate.db.schema import Column, Table
 from tablegate.db.sql import OPERATORS
 
@@ -95,7 +96,11 @@ def _table_paths(table: Table, ref: str) -> dict:
     return {
         base: {
             "post": _operation(
-                f"Insert into {table.name}", "Envelope", status="201",
+                f"Insert into {table.name}", "Envelope", status="201", parameters=[
+                    {"name": "on_conflict", "in": "query",
+                     "schema": {"enum": ["update", "ignore"]}},
+                    {"name": "return", "in": "query",
+                     "schema": {"enum": ["minimal", "representation"]}}],
                 body={"type": "object", "required": ["input"], "additionalProperties": False,
                       "properties": {"input": {"oneOf": [
                           row, {"type": "array", "items": row, "minItems": 1}]}}}),
@@ -120,9 +125,22 @@ def _table_paths(table: Table, ref: str) -> dict:
                     "order_by": {"type": "array", "items": {"enum": _order_terms(table)}},
                     "limit": {"type": "integer", "minimum": 0},
                     "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+                    "after": {}, "count": {"enum": ["exact"]},
                 }}),
         },
         base + "/schema": {"get": _operation(f"Columns of {table.name}", "Envelope")},
+        base + "/{key}": {
+            "parameters": [{"name": "key", "in": "path", "required": True,
+                            "schema": {"type": "string"},
+                            "description": "primary-key values, comma-separated in key order: "
+                                           + ", ".join(table.primary_key)}],
+            "get": _operation(f"One row of {table.name}", "Envelope"),
+            "patch": _operation(f"Update one row of {table.name}", "Envelope",
+                                body={"type": "object", "required": ["input"],
+                                      "additionalProperties": False,
+                                      "properties": {"input": row}}),
+            "delete": _operation(f"Delete one row of {table.name}", "Envelope"),
+        },
     }
 
 
@@ -133,10 +151,13 @@ def _query_parameters(table: Table) -> list[dict]:
          "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
         {"name": "order_by", "in": "query", "schema": {"enum": _order_terms(table)}},
         {"name": "columns", "in": "query", "schema": {"enum": list(table.columns)}},
+        {"name": "after", "in": "query", "schema": {"type": "string"},
+         "description": "keyset pagination: primary-key values of the last row seen"},
+        {"name": "count", "in": "query", "schema": {"enum": ["exact"]}},
     ]
     params += [{"name": c, "in": "query", "schema": {"type": "string"},
                 "description": "filter: value, or operator.value (gte.30, in.1,2, is.null)"}
-               for c in table.columns if c not in ("limit", "offset", "order_by", "columns")]
+               for c in table.columns if c not in RESERVED]
     return params
 
 

@@ -44,11 +44,23 @@ class Filter:
     negate: bool = False
 
 
-def filters_from_body(conditions: Mapping[str, Any]) -> list[Filter]:
-    """``{"age": 30, "name": null, "score": {"gte": 1, "lt": 9}, "id": {"in": [1, 2]}}``."""
-    found = []
+@dataclass(frozen=True)
+class AnyOf:
+    """``{"or": [{...}, {...}]}``: the branches are ORed, the conditions inside one are ANDed."""
+    branches: tuple[tuple[Filter | AnyOf, ...], ...]
+
+
+def filters_from_body(conditions: Mapping[str, Any]) -> list[Filter | AnyOf]:
+    """``{"age": 30, "name": null, "score": {"gte": 1, "lt": 9}, "id": {"in": [1, 2]},
+    "or": [{"a": 1}, {"b": 2}]}``. A column named ``or`` is still reachable with an operator
+    object: only an array under ``or`` is a group."""
+    found: list[Filter | AnyOf] = []
     for column, spec in conditions.items():
-        if isinstance(spec, Mapping):
+        if column == "or" and isinstance(spec, list):
+            if not spec or not all(isinstance(b, Mapping) and b for b in spec):
+                raise BadRequest("'or' takes a non-empty array of non-empty condition objects")
+            found.append(AnyOf(tuple(tuple(filters_from_body(b)) for b in spec)))
+        elif isinstance(spec, Mapping):
             if not spec:
                 raise BadRequest(f"Empty operator object for column {column!r}",
                                  {"column": column})
@@ -99,40 +111,57 @@ def _filter(column: str, op: str, value: Any, negate: bool = False) -> Filter:
     return Filter(column, op, value, negate)
 
 
-def build_where(table: Table, filters: Sequence[Filter]) -> tuple[str, list]:
+def build_where(table: Table, filters: Sequence[Filter | AnyOf],
+                extra: Sequence[tuple[str, list]] = ()) -> tuple[str, list]:
+    """``extra`` adds conditions built elsewhere (the keyset bound), ANDed with the rest."""
+    params: list = []
+    parts = [_condition(table, f, params) for f in filters]
+    for part, part_params in extra:
+        parts.append(part)
+        params.extend(part_params)
+    return (" WHERE " + " AND ".join(parts), params) if parts else ("", [])
+
+
+def _condition(table: Table, f: Filter | AnyOf, params: list) -> str:
     """Compared values go through ``to_db`` as inserted ones do, so a binary column is matched
     by the base64 text the API returns for it. A LIKE pattern stays text: its ``%`` and ``_``
     have no base64 form."""
-    if not filters:
-        return "", []
-    parts, params = [], []
-    for f in filters:
-        column = table.column(f.column)
-        col = quote_identifier(column.name)
-        if f.op == "is":
-            part = f"{col} IS {IS_VALUES[f.value]}"
-        elif f.op == "in":
-            part = f"{col} IN ({', '.join(['%s'] * len(f.value))})" if f.value else "FALSE"
-            params.extend(to_db(column, v) for v in f.value)
-        elif f.value is None and f.op in ("eq", "ne"):
-            part = f"{col} IS {'NOT ' if f.op == 'ne' else ''}NULL"
-        elif f.value is None:
-            raise BadRequest(f"Operator {f.op!r} on {f.column!r} cannot compare with null",
-                             {"column": f.column, "operator": f.op})
-        else:
-            part = COMPARISONS[f.op].format(col=col)
-            params.append(f.value if f.op == "like" else to_db(column, f.value))
-        parts.append(f"NOT ({part})" if f.negate else part)
-    return " WHERE " + " AND ".join(parts), params
+    if isinstance(f, AnyOf):
+        return "(" + " OR ".join(
+            "(" + " AND ".join(_condition(table, g, params) for g in branch) + ")"
+            for branch in f.branches) + ")"
+    column = table.column(f.column)
+    col = quote_identifier(column.name)
+    if f.op == "is":
+        part = f"{col} IS {IS_VALUES[f.value]}"
+    elif f.op == "in":
+        part = f"{col} IN ({', '.join(['%s'] * len(f.value))})" if f.value else "FALSE"
+        params.extend(to_db(column, v) for v in f.value)
+    elif f.value is None and f.op in ("eq", "ne"):
+        part = f"{col} IS {'NOT ' if f.op == 'ne' else ''}NULL"
+    elif f.value is None:
+        raise BadRequest(f"Operator {f.op!r} on {f.column!r} cannot compare with null",
+                         {"column": f.column, "operator": f.op})
+    else:
+        part = COMPARISONS[f.op].format(col=col)
+        params.append(f.value if f.op == "like" else to_db(column, f.value))
+    return f"NOT ({part})" if f.negate else part
 
 
-def build_select(table: Table, filters: Sequence[Filter], columns: Sequence[str] = (),
-                 order_by: Sequence[str] = (), limit: int | None = None,
-                 offset: int = 0) -> tuple[str, list]:
-    """Without an explicit order, rows come in primary-key order so that pages are stable."""
+def build_select(table: Table, filters: Sequence[Filter | AnyOf], columns: Sequence[str] = (),
+                 order_by: Sequence[str] = (), limit: int | None = None, offset: int = 0,
+                 after: Sequence[Any] = ()) -> tuple[str, list]:
+    """Without an explicit order, rows come in primary-key order so that pages are stable.
+    ``after`` is keyset pagination: rows whose primary key is greater, in key order, which
+    stays fast on large tables where a large OFFSET reads and discards every skipped row."""
     selected = ", ".join(quote_identifier(table.column(c).name) for c in columns) or ", ".join(
         quote_identifier(c) for c in table.columns)
-    where, params = build_where(table, filters)
+    extra = []
+    if after:
+        if order_by:
+            raise BadRequest("'after' pages in primary-key order: leave out 'order_by'")
+        extra.append(_after(table, after))
+    where, params = build_where(table, filters, extra)
     sql = f"SELECT {selected} FROM {quote_identifier(table.name)}{where}"
     order = [_order_term(table, item) for item in order_by] or [
         quote_identifier(c) for c in table.primary_key]
@@ -144,15 +173,67 @@ def build_select(table: Table, filters: Sequence[Filter], columns: Sequence[str]
     return sql, params
 
 
+def build_count(table: Table, filters: Sequence[Filter | AnyOf]) -> tuple[str, list]:
+    where, params = build_where(table, filters)
+    return f"SELECT COUNT(*) FROM {quote_identifier(table.name)}{where}", params
+
+
+def _after(table: Table, values: Sequence[Any]) -> tuple[str, list]:
+    key = _require_key(table, values, "after")
+    columns = ", ".join(quote_identifier(c) for c in key)
+    return (f"({columns}) > ({', '.join(['%s'] * len(key))})",
+            [to_db(table.columns[c], v) for c, v in zip(key, values)])
+
+
+def key_filters(table: Table, values: Sequence[Any]) -> list[Filter]:
+    """Equality on every primary-key column, for the row routes ``/api/{table}/{pk}``."""
+    return [Filter(c, "eq", v) for c, v in zip(_require_key(table, values, "key"), values)]
+
+
+def _require_key(table: Table, values: Sequence[Any], what: str) -> tuple[str, ...]:
+    key = table.primary_key
+    if not key:
+        raise BadRequest(f"Table {table.name!r} has no primary key", {"table": table.name})
+    if len(values) != len(key) or not all(isinstance(v, SCALARS) and v is not None
+                                          for v in values):
+        raise BadRequest(f"{what!r} takes {len(key)} value(s), one per primary-key column: "
+                         + ", ".join(key), {"primary_key": list(key)})
+    return key
+
+
 def _order_term(table: Table, item: object) -> str:
     if isinstance(item, str) and item.startswith("-"):
         return quote_identifier(table.column(item[1:]).name) + " DESC"
     return quote_identifier(table.column(item).name)
 
 
-def build_insert(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list]:
+def build_insert(table: Table, rows: Sequence[Mapping[str, Any]],
+                 on_conflict: str | None = None) -> tuple[str, list]:
     """One multi-row INSERT. Rows may name different columns: a column a row leaves out gets
-    its DEFAULT, exactly as if that row had been inserted alone."""
+    its DEFAULT, exactly as if that row had been inserted alone.
+
+    ``on_conflict="ignore"`` skips rows that hit a unique key with a no-op ON DUPLICATE KEY
+    UPDATE rather than INSERT IGNORE, which in strict mode would also turn a bad value into a
+    silent truncation; ``"update"`` overwrites the row's named columns. An auto-increment key
+    is set to ``LAST_INSERT_ID(key)``, a no-op that makes the driver report the existing row's
+    id, so the row can be read back."""
+    sql, params = _insert(table, rows)
+    if on_conflict is None:
+        return sql, params
+    key = table.primary_key
+    auto = quote_identifier(key[0]) if len(key) == 1 and table.columns[
+        key[0]].auto_increment else None
+    updates = [f"{auto} = LAST_INSERT_ID({auto})"] if auto else []
+    if on_conflict == "update":
+        updates += [f"{q} = VALUES({q})" for q in dict.fromkeys(
+            quote_identifier(c) for row in rows for c in row) if q != auto]
+    if not updates:
+        first = quote_identifier(next(iter(table.columns)))
+        updates = [f"{first} = {first}"]
+    return f"{sql} ON DUPLICATE KEY UPDATE {', '.join(updates)}", params
+
+
+def _insert(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list]:
     names: dict[str, Column] = {}
     for row in rows:
         for name in row:
