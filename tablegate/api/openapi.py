@@ -36,7 +36,7 @@ ERROR_STATUSES = {
 def column_schema(column: Column) -> dict:
     """JSON Schema of a column's values, accepting what the API takes and returns."""
     t = column.data_type
-    if t == "tinyint" and column.column_type.startswith("tinyint(1)"):
+    if column.is_boolean:
         schema: dict = {"type": ["integer", "boolean"]}
     elif t in INTEGER_TYPES:
         schema = {"type": ["integer"]}

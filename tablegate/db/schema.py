@@ -47,6 +47,11 @@ class Column:
     def is_binary(self) -> bool:
         return self.data_type in BINARY_TYPES
 
+    @property
+    def is_boolean(self) -> bool:
+        """MySQL's BOOLEAN is TINYINT(1)."""
+        return self.data_type == "tinyint" and self.column_type.startswith("tinyint(1)")
+
 
 @dataclass(frozen=True)
 class Table:

@@ -283,9 +283,13 @@ def build_delete(table: Table, filters: Sequence[Filter]) -> tuple[str, list]:
 
 def to_db(column: Column, value: Any) -> Any:
     """A JSON value as the parameter for ``column``: objects and arrays as JSON text, base64
-    text as bytes for binary columns (the mirror of how binary values are returned)."""
+    text as bytes for binary columns (the mirror of how binary values are returned), ``true``
+    and ``false`` as booleans for BOOLEAN columns."""
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)
+    if column.is_boolean and value in ("true", "false"):
+        # Query strings carry text: MySQL would cast 'true' to 0 and match the false rows.
+        return value == "true"
     if column.is_binary and isinstance(value, str):
         try:
             return base64.b64decode(value, validate=True)

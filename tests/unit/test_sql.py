@@ -170,3 +170,14 @@ def test_update_and_delete_sql():
         "UPDATE `users` SET `age` = %s WHERE `id` = %s", [2, 1])
     assert build_delete(USERS, filters_from_body({"id": {"in": [1, 2]}})) == (
         "DELETE FROM `users` WHERE `id` IN (%s, %s)", [1, 2])
+
+
+def test_boolean_columns_take_true_and_false_text():
+    flags = Table(name="f", columns={"on": Column(
+        name="on", data_type="tinyint", column_type="tinyint(1)", nullable=True, default=None,
+        key="", auto_increment=False, max_length=None)}, primary_key=())
+    assert build_select(flags, filters_from_query([("on", "eq.true")]))[1] == [True]
+    assert build_select(flags, filters_from_query([("on", "false")]))[1] == [False]
+    assert build_insert(flags, [{"on": "true"}])[1] == [True]
+    # Other integer columns leave the text to the database (a 422 on insert).
+    assert build_insert(USERS, [{"age": "true"}])[1] == ["true"]
