@@ -135,7 +135,7 @@ def _row(number: int, fields: list[str], record: str, width: int) -> Row:
     if len(fields) != width:
         return Row(number, None, len(record),
                    f"Row has {len(fields)} fields, the header has {width}")
-    return Row(number, _nulls(fields, record), len(record))
+    return _new_row(Row, (number, _nulls(fields, record), len(record), None))
 
 
 def _nulls(fields: list[str], record: str) -> tuple[str | None, ...]:
