@@ -38,6 +38,7 @@ T = TypeVar("T")
 TRANSIENT_ERRNOS = frozenset({2002, 2003, 2006, 2013, 2055, 1205, 1213, 1040, 1053, 1927})
 
 KILL_TIMEOUT_S = 0.5
+KILL_POLL_S = 0.005
 
 RUNNING, COMMITTING, FINISHED, ABANDONED = "running", "committing", "finished", "abandoned"
 
@@ -107,6 +108,8 @@ class Executor:
         self.schedule = config.schedule
         self._threads = concurrent.futures.ThreadPoolExecutor(
             max_workers=config.pool_size, thread_name_prefix="tablegate-db")
+        self._killers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=config.pool_size, thread_name_prefix="tablegate-kill")
 
     def run(self, operation: Callable[[Session], T], *, borrow: bool = True) -> T:
         """Run ``operation`` on the retry schedule and return its result.
@@ -114,8 +117,20 @@ class Executor:
         ``borrow=False`` runs it without a pooled connection, for operations that open their
         own (export streams); they call ``session.watch(connection)``, and a result that is
         produced after its attempt was abandoned is closed.
+
+        Timed-out attempts are killed on other threads: a kill that cannot get through (the
+        network is stalled too) must not stretch the schedule's waits. The answer does wait
+        for them, so that no statement of this request still runs once it has answered.
         """
-        timed_out = False
+        kills: list[concurrent.futures.Future] = []
+        try:
+            return self._run(operation, borrow, kills)
+        finally:
+            concurrent.futures.wait(kills)  # each bounded by KILL_TIMEOUT_S socket timeouts
+
+    def _run(self, operation: Callable[[Session], T], borrow: bool,
+             kills: list[concurrent.futures.Future]) -> T:
+        timed_out = False  # the last failure: a statement too slow, rather than no database
         gave_up_at = 0.0
         for number, (timeout_ms, wait_ms) in enumerate(self.schedule):
             if number:
@@ -129,12 +144,17 @@ class Executor:
             except concurrent.futures.TimeoutError:
                 gave_up_at = time.monotonic()
                 if attempt.abandon() == ABANDONED:
-                    self._kill(attempt.thread_id)
-                    _log(number, timeout_ms, "timeout", started)
-                    timed_out = True
+                    # Out of time before it had a connection (connecting, the liveness check,
+                    # a pool kept busy by stalled attempts): the database could not be reached.
+                    timed_out = attempt.thread_id is not None
+                    if timed_out:
+                        kills.append(self._killers.submit(self._kill, attempt.thread_id,
+                                                          _request_id()))
+                    _log(number, timeout_ms, "timeout" if timed_out else "connect-timeout",
+                         started)
                     continue
                 # Committing or finishing: it may have written, so its outcome is the answer.
-                result = self._settle(future, number, timeout_ms, started)
+                return self._settle(future, number, timeout_ms, started)
             except CommitOutcomeUnknown:
                 _log(number, timeout_ms, "commit-outcome-unknown", started)
                 raise _commit_unknown(number)
@@ -172,8 +192,14 @@ class Executor:
         if not borrow:
             return self._finish(attempt, operation(Session(None, attempt)), None)
         with self.pool.connection() as lease:
+            # Session() raises _Abandoned if the attempt ran out of time while it waited for the
+            # pool or the liveness check. Nothing has run on the connection then, so it goes
+            # back as it is: discarding it would cost the next borrower a reconnect, and after
+            # a stall every queued attempt would do that in turn, under the pool's lock, just
+            # when the service should be recovering.
+            session = Session(lease.raw, attempt)
             try:
-                result = operation(Session(lease.raw, attempt))
+                result = operation(session)
             except BaseException:
                 with attempt.lock:
                     if attempt.state == ABANDONED:
@@ -196,25 +222,39 @@ class Executor:
                 close()
         raise _Abandoned
 
-    def _kill(self, thread_id: int | None) -> None:
-        """Kill the abandoned attempt's connection on the server.
+    def _kill(self, thread_id: int, request_id: str | None) -> None:
+        """Kill the abandoned attempt's connection on the server, and see it gone.
 
         KILL CONNECTION rather than KILL QUERY: it also rolls back the open transaction and frees
         its row locks even when the client side is stalled and would never send the ROLLBACK, so
         the retry does not queue behind its own abandoned attempt.
+
+        KILL only marks the thread, which notices and unwinds in its own time (it shows as
+        "Killed" meanwhile, on a busy server for tens of milliseconds). The answer waits for
+        this method, so it waits here, bounded, until the thread has left the processlist.
         """
-        if thread_id is None:
-            return
         try:
-            with contextlib.closing(side_connection(self.config, KILL_TIMEOUT_S)) as conn:
-                conn.cursor().execute(f"KILL {int(thread_id)}")
+            # No default database: the kill connection is the executor's, not the request's.
+            with contextlib.closing(side_connection(self.config, KILL_TIMEOUT_S,
+                                                    database=None)) as conn:
+                cursor = conn.cursor()
+                cursor.execute(f"KILL {int(thread_id)}")
+                deadline = time.monotonic() + KILL_TIMEOUT_S
+                while cursor.execute(
+                        "SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = %s", (thread_id,)):
+                    if time.monotonic() > deadline:
+                        log.warning("killed connection %s still winding down", thread_id,
+                                    extra={"request_id": request_id})
+                        return
+                    time.sleep(KILL_POLL_S)
         except pymysql.MySQLError as exc:
             if _errno(exc) != 1094:  # unknown thread: it ended by itself
                 log.warning("could not kill connection %s: %s", thread_id, _errno(exc),
-                            extra={"request_id": _request_id()})
+                            extra={"request_id": request_id})
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
+        self._killers.shutdown(wait=False, cancel_futures=True)
 
 
 def is_transient(exc: BaseException) -> bool:
