@@ -405,9 +405,18 @@ def open_export(db: Database, table: Table, statement: str, params: list) -> Exp
 
 
 def export_converters(table: Table, names: Sequence[str]) -> list[Callable | None]:
-    """Per output column, how a value becomes CSV text when the server's text will not do."""
-    return [_base64 if table.columns[name].data_type in BYTES_TYPES else None for name in names]
+    """Per output column, how a value becomes CSV text when the server's text will not do:
+    binary as base64 and date-times with ISO 8601's ``T``, as the JSON API writes them."""
+    return [_CONVERTERS.get(table.columns[name].data_type) for name in names]
 
 
 def _base64(value: object) -> object:
     return base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
+
+
+def _iso_datetime(value: str) -> str:
+    return value[:10] + "T" + value[11:]  # the server writes 'YYYY-MM-DD HH:MM:SS[.ffffff]'
+
+
+_CONVERTERS = {**dict.fromkeys(BYTES_TYPES, _base64),
+               **dict.fromkeys(("datetime", "timestamp"), _iso_datetime)}
