@@ -68,10 +68,12 @@ def sql(database_name):
 
 
 def make_config(database_name: str, **overrides) -> Config:
+    """A Config for the test server and database; any field may be overridden."""
     settings = server_settings()
-    return Config(db_host=settings["host"], db_port=settings["port"], db_user=settings["user"],
-                  db_password=settings["password"], db_socket=settings["unix_socket"],
-                  db_name=database_name, **overrides)
+    return Config(**{
+        "db_host": settings["host"], "db_port": settings["port"], "db_user": settings["user"],
+        "db_password": settings["password"], "db_socket": settings["unix_socket"],
+        "db_name": database_name, **overrides})
 
 
 @pytest.fixture
