@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from tablegate import db, errors, logs
+from tablegate import auth, cors, db, errors, logs, metrics
 from tablegate.api import batch, crud, envelope, meta
 from tablegate.config import Config
 
@@ -15,10 +15,13 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max(config.max_body_bytes, config.max_upload_bytes)
-    logs.init_app(config.log_level)
-    envelope.init_app(app)
+    envelope.init_app(app)  # first: every later hook and error has the request id
+    logs.init_app(app, config.log_level)
     errors.init_app(app)
     db.init_app(app, config)
+    metrics.init_app(app)
+    auth.init_app(app, config)  # after the hooks that time and log: a 401 is logged too
+    cors.init_app(app, config)
     app.register_blueprint(meta.bp)
     app.register_blueprint(meta.docs)
     app.register_blueprint(crud.bp)

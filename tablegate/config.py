@@ -44,6 +44,19 @@ class Config:
     import_max_errors: int = 100
     export_batch_rows: int = 2000
     log_level: str = "INFO"
+    #: API keys as ``sha256:<hex>=<table>:<r|w|rw>,...`` entries separated by ``;`` (README
+    #: "Security"); parsed and checked by ``tablegate.auth``. Empty with no file: keys are off.
+    api_keys: str = ""
+    #: A file of the same entries, one per line, ``#`` comments allowed.
+    api_keys_file: str | None = None
+    #: Allow-list of exposed tables; empty exposes every table of the database.
+    tables: tuple[str, ...] = ()
+    #: Tables never exposed, even when the allow-list names them.
+    deny_tables: tuple[str, ...] = ()
+    #: Refuse every write with 403.
+    read_only: bool = False
+    #: Origins allowed by CORS; empty sends no CORS headers at all.
+    cors_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -87,9 +100,19 @@ def _parse(name: str, raw: str, kind: str) -> object:
             raise ConfigError(
                 f"{name} must be comma-separated whole numbers of milliseconds, got {raw!r}"
             ) from None
+    if kind == "tuple[str, ...]":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if kind == "bool":
+        if raw.lower() not in BOOLEANS:
+            raise ConfigError(f"{name} must be true or false, got {raw!r}")
+        return BOOLEANS[raw.lower()]
     if kind == "str | None":
         return raw or None
     return raw
+
+
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
+            "0": False, "false": False, "no": False, "off": False, "": False}
 
 
 def _problems(config: Config) -> list[str]:
@@ -117,4 +140,8 @@ def _problems(config: Config) -> list[str]:
             f"{PREFIX}LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, "
             f"got {config.log_level!r}"
         )
+    for origin in config.cors_origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            problems.append(f"{PREFIX}CORS_ORIGINS entries must be * or start with http:// or "
+                            f"https://, got {origin!r}")
     return problems

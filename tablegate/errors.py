@@ -20,6 +20,8 @@ log = logging.getLogger("tablegate")
 class TablegateError(Exception):
     status = 500
     message = "Internal server error"
+    #: Response headers the status requires (RFC 9110: a 401 names its scheme).
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str | None = None, details: dict | None = None) -> None:
         super().__init__(message or self.message)
@@ -44,6 +46,12 @@ class TableNotFound(NotFound):
 
     def __init__(self, table: str) -> None:
         super().__init__(f"Table {table!r} not found")
+
+
+class Unauthorized(TablegateError):
+    status = 401
+    message = "A valid API key is required"
+    headers = {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(TablegateError):
@@ -129,7 +137,9 @@ def init_app(app: Flask) -> None:
 
 
 def _render_tablegate_error(exc: TablegateError):
-    return envelope.error(exc.status, exc.message, exc.details)
+    response = envelope.error(exc.status, exc.message, exc.details)
+    response.headers.update(exc.headers)
+    return response
 
 
 def _render_http_exception(exc: HTTPException):

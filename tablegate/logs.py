@@ -1,11 +1,24 @@
-"""Log lines that carry the request id, so one request's attempts can be followed."""
+"""Log lines as JSON on stdout, each with the request id, so that one request and its attempts can
+be followed and a log shipper needs no parsing rules.
+
+Every request ends with one access line (``"message": "request"``): request id, method, route
+template, table, status, duration, retry count and remote address. Nothing else from the request:
+not the path or the query string (row keys and filter values are row data), not a header (API
+keys), not a body.
+"""
 from __future__ import annotations
 
+import datetime
+import json
 import logging
+import sys
+import time
 
-from flask import g, has_app_context
+from flask import Flask, Response, g, has_app_context, request
 
-FORMAT = "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"
+from tablegate import auth
+
+ACCESS = logging.getLogger("tablegate.access")
 
 
 class RequestIdFilter(logging.Filter):
@@ -15,12 +28,60 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def init_app(level: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; the fields a record carries in ``extra={"fields": {...}}`` are
+    added at the top level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc)
+            .strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is at the time: gunicorn and pytest replace it after
+    the handler is made."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
+def init_app(app: Flask, level: str) -> None:
     logger = logging.getLogger("tablegate")
     logger.setLevel(level.upper())
     if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(FORMAT))
+        handler = StdoutHandler(sys.stdout)
+        handler.setFormatter(JsonFormatter())
         handler.addFilter(RequestIdFilter())
         logger.addHandler(handler)
         logger.propagate = False
+    app.before_request(_start)
+    app.after_request(_access_line)
+
+
+def _start() -> None:
+    g.log_started = time.perf_counter()
+
+
+def _access_line(response: Response) -> Response:
+    started = g.get("log_started", time.perf_counter())
+    ACCESS.info("request", extra={"fields": {
+        "method": request.method,
+        "route": request.url_rule.rule if request.url_rule is not None else None,
+        "table": auth.requested_table(parse_upload=False),
+        "status": response.status_code,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        "retry_count": g.get("retry_count", 0),
+        "remote_addr": request.remote_addr,
+    }})
+    return response

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import pymysql
 from flask import g, has_app_context
 
-from tablegate import errors
+from tablegate import errors, metrics
 from tablegate.config import Config
 from tablegate.db.pool import Pool, side_connection
 
@@ -288,6 +288,7 @@ def _request_id() -> str | None:
 
 
 def _log(number: int, timeout_ms: int, outcome: str, started: float) -> None:
+    metrics.count_attempt(number, outcome)
     log.info(
         "db attempt=%d timeout_ms=%d outcome=%s elapsed_ms=%.1f",
         number, timeout_ms, outcome, (time.monotonic() - started) * 1000,

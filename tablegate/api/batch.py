@@ -9,7 +9,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, request, stream_with_context
 from werkzeug.datastructures import FileStorage
 
-from tablegate import bulk, csvio
+from tablegate import bulk, csvio, metrics
 from tablegate.api import envelope
 from tablegate.api.bodies import UnsupportedMediaType
 from tablegate.api.crud import RESERVED
@@ -35,6 +35,7 @@ def import_csv():
                                   lambda t: bulk.InsertStatement(t, header, mode))
     tally, written = bulk.import_rows(db, table, statement, rows, atomic)
     summary = tally.summary(table.name, written)
+    metrics.ROWS_IMPORTED.inc(summary["rows_inserted"])
     if not written:
         raise Unprocessable(f"Nothing imported: {tally.failed} rows failed and the import was "
                             "atomic", summary)
@@ -75,6 +76,7 @@ def _stream(export: bulk.Export, encoder: csvio.CsvEncoder, names: list[str]) ->
         yield encoder.header(names)
         for batch in export.batches():
             yield encoder.encode(batch)
+            metrics.ROWS_EXPORTED.inc(len(batch))
     finally:
         export.close()
 

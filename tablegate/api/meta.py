@@ -2,17 +2,24 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 from flask import Blueprint, jsonify
 from flask_swagger_ui import get_swaggerui_blueprint
 
 from tablegate.api import envelope, openapi
 from tablegate.db import database, schema
+from tablegate.db.pool import Pool
+from tablegate.errors import Unavailable
 
 bp = Blueprint("meta", __name__)
 
 #: Swagger UI from the files the pinned flask-swagger-ui package ships: no CDN, works offline.
 docs = get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "tablegate"})
+
+#: How long readiness waits for the database: one try, short, so that a probe answers well
+#: within its own timeout instead of running the 5.8 s retry schedule.
+READY_TIMEOUT_S = 1.0
 
 
 @bp.get("/health")
@@ -20,6 +27,31 @@ def health():
     """Liveness only: it touches no database, so a load balancer does not take the process out
     while the database is briefly away (readiness is a separate question)."""
     return envelope.success("OK", {"status": "ok"})
+
+
+@bp.get("/ready")
+def ready():
+    """Readiness: a ``SELECT 1`` on a pooled connection, the path every request takes, so a
+    full or broken pool shows too. It runs on its own thread and is waited for at most
+    ``READY_TIMEOUT_S``; a probe left behind ends by itself within the connection's socket
+    timeouts and returns its connection."""
+    outcome: list[bool] = []
+    probe = threading.Thread(target=_ping, args=(database().pool, outcome),
+                             name="tablegate-ready", daemon=True)
+    probe.start()
+    probe.join(READY_TIMEOUT_S)
+    if not outcome or not outcome[0]:
+        raise Unavailable("Database not ready", {"timeout_ms": int(READY_TIMEOUT_S * 1000)})
+    return envelope.success("Ready", {"status": "ready"})
+
+
+def _ping(pool: Pool, outcome: list[bool]) -> None:
+    try:
+        with pool.connection() as lease, lease.raw.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            outcome.append(True)
+    except Exception:  # any failure means "not ready"; the probe has no one else to tell
+        outcome.append(False)
 
 
 @bp.get("/api/tables")

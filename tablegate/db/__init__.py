@@ -54,7 +54,8 @@ class Database:
 def init_app(app: Flask, config: Config) -> None:
     pool = Pool(config)
     executor = Executor(config, pool)
-    app.extensions["tablegate"] = Database(config, pool, executor, Catalog(executor.run))
+    catalog = Catalog(executor.run, config.tables, config.deny_tables)
+    app.extensions["tablegate"] = Database(config, pool, executor, catalog)
 
 
 def database() -> Database:

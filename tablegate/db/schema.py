@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tablegate.errors import BadRequest, TableNotFound
@@ -137,8 +137,19 @@ def _could_name_a_table(name: str) -> bool:
 
 
 class Catalog:
-    def __init__(self, run: Callable) -> None:
+    """The cache of reflected tables, and the one place that decides which tables exist.
+
+    A table outside the allow-list (``TABLEGATE_TABLES``) or on the deny list
+    (``TABLEGATE_DENY_TABLES``) is treated as missing before any lookup: every endpoint, the
+    listing and the OpenAPI document included, answers for it exactly as for a table that does
+    not exist, so a client cannot tell the two apart.
+    """
+
+    def __init__(self, run: Callable, tables: Iterable[str] = (),
+                 deny_tables: Iterable[str] = ()) -> None:
         self._run = run
+        self._allowed = frozenset(tables)
+        self._denied = frozenset(deny_tables)
         self._tables: dict[str, Table] = {}
         self._read_at: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -147,8 +158,11 @@ class Catalog:
         table = self._tables.get(name)
         return table if table is not None else self.refresh(name)
 
+    def exposed(self, name: str) -> bool:
+        return (not self._allowed or name in self._allowed) and name not in self._denied
+
     def refresh(self, name: str) -> Table:
-        if not _could_name_a_table(name):
+        if not _could_name_a_table(name) or not self.exposed(name):
             raise TableNotFound(name)  # answered without touching the database
         table = self._run(lambda session: reflect(session, name)).get(name)
         with self._lock:
@@ -169,7 +183,8 @@ class Catalog:
 
     def all(self) -> dict[str, Table]:
         """Every table, read afresh (discovery must show the database as it is now)."""
-        tables = self._run(reflect)
+        tables = {name: table for name, table in self._run(reflect).items()
+                  if self.exposed(name)}
         with self._lock:
             self._tables = dict(tables)
             self._read_at = dict.fromkeys(tables, time.monotonic())

@@ -1,0 +1,198 @@
+"""API keys with per-table scopes, and read-only mode, decided in one ``before_request`` hook.
+
+Keys are configured as SHA-256 hashes, never as the keys themselves, so that a leaked
+environment or keys file does not leak access (README "Security")::
+
+    sha256:<64 hex digits>=<table>:<r|w|rw>[,<table>:<r|w|rw>...]
+
+entries separated by ``;`` in ``TABLEGATE_API_KEYS`` and by lines in ``TABLEGATE_API_KEYS_FILE``
+(``#`` starts a comment). ``*`` as the table means every table. ``python -m tablegate.auth hash
+<key>`` prints the hash part of an entry.
+
+The hook decides read or write from the endpoint (the method alone would call ``POST
+/api/{table}/query`` a write) and the table from the URL, or for an import from ``?table=`` or
+the file name as the import view reads it. Views carry no decorators: one place decides, so a
+new route cannot forget it.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import pathlib
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from flask import Flask, request
+
+from tablegate.api import batch
+from tablegate.config import Config, ConfigError
+from tablegate.errors import BadRequest, Forbidden, Unauthorized
+
+READ, WRITE = "r", "w"
+ALL_TABLES = "*"
+
+#: Endpoints a client reaches without a key: probes, metrics and the documentation UI, which
+#: carry no table data. ``/openapi.json`` names the tables, so it needs a key.
+PUBLIC_ENDPOINTS = frozenset({"meta.health", "meta.ready", "metrics"})
+PUBLIC_BLUEPRINTS = frozenset({"swagger_ui"})
+
+WRITE_ENDPOINTS = frozenset({"crud.insert", "crud.update", "crud.delete", "crud.patch_row",
+                             "crud.delete_row", "batch.import_csv"})
+IMPORT_ENDPOINT = "batch.import_csv"
+
+_ENTRY = re.compile(r"sha256:(?P<hash>[0-9a-fA-F]{64})=(?P<scopes>.+)")
+_RIGHTS = {"r": frozenset({READ}), "w": frozenset({WRITE}), "rw": frozenset({READ, WRITE}),
+           "wr": frozenset({READ, WRITE})}
+
+
+@dataclass(frozen=True)
+class Key:
+    digest: bytes
+    #: table name (or ``*``) → rights (``r``, ``w``)
+    scopes: Mapping[str, frozenset[str]]
+
+    def allows(self, table: str | None, right: str) -> bool:
+        """``table`` None is a read about no single table (discovery), which any key may do; a
+        write must name its table."""
+        if table is None:
+            return right == READ
+        return (right in self.scopes.get(table, frozenset())
+                or right in self.scopes.get(ALL_TABLES, frozenset()))
+
+
+def hash_line(key: str) -> str:
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def parse_keys(text: str, source: str, separator: str) -> list[Key]:
+    """Entries of ``text``; a malformed one is a ConfigError naming ``source`` and its number,
+    never its content (it may be a key pasted by mistake)."""
+    keys = []
+    for number, raw in enumerate(text.split(separator), 1):
+        entry = raw.split("#", 1)[0].strip() if separator == "\n" else raw.strip()
+        if not entry:
+            continue
+        match = _ENTRY.fullmatch(entry)
+        scopes: dict[str, frozenset[str]] = {}
+        for scope in (match["scopes"].split(",") if match else ()):
+            table, _, rights = scope.strip().rpartition(":")
+            if not table or rights not in _RIGHTS:
+                match = None
+                break
+            scopes[table] = scopes.get(table, frozenset()) | _RIGHTS[rights]
+        if match is None:
+            raise ConfigError(f"{source} entry {number} must look like "
+                              "sha256:<64 hex digits>=<table>:<r|w|rw>[,...]")
+        keys.append(Key(bytes.fromhex(match["hash"]), scopes))
+    return keys
+
+
+def load_keys(config: Config) -> list[Key]:
+    keys = parse_keys(config.api_keys, "TABLEGATE_API_KEYS", ";")
+    if config.api_keys_file:
+        path = pathlib.Path(config.api_keys_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"TABLEGATE_API_KEYS_FILE cannot be read: "
+                              f"{type(exc).__name__}") from None
+        found = parse_keys(text, "TABLEGATE_API_KEYS_FILE", "\n")
+        if not found:  # fail closed: a keys file with no key must not mean "no auth"
+            raise ConfigError("TABLEGATE_API_KEYS_FILE holds no key")
+        keys += found
+    return keys
+
+
+def init_app(app: Flask, config: Config) -> None:
+    keys = load_keys(config)
+    if keys or config.read_only:
+        app.before_request(lambda: _check(keys, config.read_only))
+
+
+def _check(keys: list[Key], read_only: bool) -> None:
+    if request.method == "OPTIONS":  # CORS preflight: carries no credentials by design
+        return
+    endpoint = request.endpoint or ""
+    if endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS:
+        return
+    key = _authenticate(keys) if keys else None
+    if request.url_rule is None:
+        return  # no such route: routing answers 404/405 once the key has been checked
+    right = WRITE if endpoint in WRITE_ENDPOINTS else READ
+    if right == WRITE and read_only:
+        raise Forbidden("The service is read-only")
+    if key is not None and not _may(key, right):
+        raise Forbidden("This key may not "
+                        + ("write to" if right == WRITE else "read") + " this table")
+
+
+def _authenticate(keys: list[Key]) -> Key:
+    """Every configured hash is compared, in constant time each, so the time taken does not
+    tell which entry came close."""
+    sent = _sent_key()
+    if sent is None:
+        raise Unauthorized()
+    digest = hashlib.sha256(sent.encode("utf-8")).digest()
+    found = None
+    for key in keys:
+        if hmac.compare_digest(key.digest, digest):
+            found = key
+    if found is None:
+        raise Unauthorized("The API key is not valid")
+    return found
+
+
+def _sent_key() -> str | None:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.headers.get("X-API-Key", "").strip() or None
+
+
+def _may(key: Key, right: str) -> bool:
+    """A key with the right on every table needs no table name: an import is then not parsed
+    here just to find one."""
+    if key.allows(ALL_TABLES, right):
+        return True
+    return key.allows(requested_table(parse_upload=True), right)
+
+
+def requested_table(parse_upload: bool) -> str | None:
+    """The table a request is about: the URL's, or an import's ``?table=`` or file name (read
+    as the import view reads it; the upload is parsed only when ``parse_upload``)."""
+    table = (request.view_args or {}).get("table")
+    if table is not None or request.endpoint != IMPORT_ENDPOINT:
+        return table
+    if request.args.get("table") is not None:
+        return request.args["table"]
+    if not parse_upload and "files" not in request.__dict__:  # not parsed yet: do not parse
+        return None
+    upload = request.files.get("file")
+    try:
+        return batch._table_name(upload) if upload is not None else None
+    except BadRequest:
+        return None
+
+
+def main(argv: list[str]) -> int:
+    """``hash <key> [scopes]`` prints a whole entry (scopes default to ``*:r``); ``-`` as the key
+    reads it from standard input, keeping it out of the shell's history."""
+    if len(argv) not in (2, 3) or argv[0] != "hash":
+        print("usage: python -m tablegate.auth hash <key | -> [table:r|w|rw,...]",
+              file=sys.stderr)
+        return 2
+    key = sys.stdin.readline().strip() if argv[1] == "-" else argv[1]
+    line = f"{hash_line(key)}={argv[2] if len(argv) == 3 else '*:r'}"
+    try:
+        parse_keys(line, "the scopes argument:", ";")  # never print an entry the service would refuse
+    except ConfigError as exc:
+        print(f"tablegate: {exc}", file=sys.stderr)
+        return 2
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
