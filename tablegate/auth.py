@@ -23,12 +23,15 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
-from flask import Flask, request
+from flask import Flask, g, request
 
 from tablegate.api import batch
 from tablegate.config import Config, ConfigError
 from tablegate.errors import BadRequest, Forbidden, Unauthorized
+
+T = TypeVar("T")
 
 READ, WRITE = "r", "w"
 ALL_TABLES = "*"
@@ -52,6 +55,10 @@ class Key:
     digest: bytes
     #: table name (or ``*``) → rights (``r``, ``w``)
     scopes: Mapping[str, frozenset[str]]
+
+    def sees(self, table: str) -> bool:
+        """Any right on the table: discovery lists it for this key."""
+        return bool(self.scopes.get(table) or self.scopes.get(ALL_TABLES))
 
     def allows(self, table: str | None, right: str) -> bool:
         """``table`` None is a read about no single table (discovery), which any key may do; a
@@ -118,6 +125,7 @@ def _check(keys: list[Key], read_only: bool) -> None:
     if endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS:
         return
     key = _authenticate(keys) if keys else None
+    g.api_key = key
     if request.url_rule is None:
         return  # no such route: routing answers 404/405 once the key has been checked
     right = WRITE if endpoint in WRITE_ENDPOINTS else READ
@@ -157,6 +165,13 @@ def _may(key: Key, right: str) -> bool:
     if key.allows(ALL_TABLES, right):
         return True
     return key.allows(requested_table(parse_upload=True), right)
+
+
+def visible(tables: dict[str, T]) -> dict[str, T]:
+    """The tables discovery shows to this request's key: those it has a right on, so that a
+    key scoped to some tables does not learn the names of the others. All without keys."""
+    key: Key | None = g.get("api_key")
+    return tables if key is None else {name: t for name, t in tables.items() if key.sees(name)}
 
 
 def requested_table(parse_upload: bool) -> str | None:

@@ -7,6 +7,7 @@ import threading
 from flask import Blueprint, jsonify
 from flask_swagger_ui import get_swaggerui_blueprint
 
+from tablegate import auth
 from tablegate.api import envelope, openapi
 from tablegate.db import database, schema
 from tablegate.db.pool import Pool
@@ -57,7 +58,7 @@ def _ping(pool: Pool, outcome: list[bool]) -> None:
 @bp.get("/api/tables")
 def tables():
     db = database()
-    reflected = db.catalog.all()
+    reflected = auth.visible(db.catalog.all())
     estimates = db.run(schema.row_estimates)
     listed = [{"name": name, "estimated_rows": estimates.get(name),
                "primary_key": list(table.primary_key)}
@@ -76,7 +77,7 @@ def table_schema(table: str):
 @bp.get("/openapi.json")
 def openapi_document():
     """The bare document, not the envelope: OpenAPI tools read it as it is."""
-    return jsonify(openapi.document(database().catalog.all()))
+    return jsonify(openapi.document(auth.visible(database().catalog.all())))
 
 
 def describe(table: schema.Table) -> dict:

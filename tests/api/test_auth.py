@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 
@@ -262,3 +263,21 @@ def test_hash_command_reads_the_key_from_stdin_and_refuses_bad_scopes():
 
 def test_without_keys_everything_is_open(client):
     assert client.get("/api/users/query").status_code == 200
+
+
+
+def tables_listed(client, key: str) -> list[str]:
+    body = assert_envelope_success(client.get("/api/tables", headers={"X-API-Key": key}))
+    return [table["name"] for table in body["data"]["tables"]]
+
+
+def test_discovery_lists_only_the_tables_a_key_has_a_right_on(make_app):
+    """A key scoped to some tables does not learn the names of the others."""
+    client = make_app(api_keys=f"{KEYS};{hash_line('only-users')}=users:r").test_client()
+    assert tables_listed(client, READER) == ["kinds", "users"]
+    assert tables_listed(client, USERS_ONLY) == ["kinds", "users"]  # write-only: still listed
+    assert tables_listed(client, "only-users") == ["users"]
+    document = client.get("/openapi.json", headers={"X-API-Key": "only-users"}).get_json()
+    assert document["paths"] and not any("kinds" in path for path in document["paths"])
+    assert "kinds" in json.dumps(
+        client.get("/openapi.json", headers={"X-API-Key": READER}).get_json())
