@@ -130,8 +130,10 @@ def _table_paths(table: Table, ref: str) -> dict:
         },
         base + "/schema": {"get": _operation(f"Columns of {table.name}", "Envelope")},
         base + "/{key}": {
+            # The words of the table routes are never keys (crud.KeyConverter).
             "parameters": [{"name": "key", "in": "path", "required": True,
-                            "schema": {"type": "string"},
+                            "schema": {"type": "string",
+                                       "not": {"enum": ["query", "schema", "export"]}},
                             "description": "primary-key values, comma-separated in key order: "
                                            + ", ".join(table.primary_key)}],
             "get": _operation(f"One row of {table.name}", "Envelope"),
