@@ -66,7 +66,9 @@ def test_api_keeps_the_document(app):
     assert len(operations) >= 12
     for operation in operations:
 
-        @given(case=operation.as_strategy())
+        # The document excludes the route words as keys ("not"); schemathesis draws them anyway
+        # from the constants it collects from the document, and they reach other routes.
+        @given(case=operation.as_strategy().filter(_not_a_route_word))
         @settings(max_examples=25, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         def check(case):
@@ -75,3 +77,7 @@ def test_api_keeps_the_document(app):
                                            response_schema_conformance])
 
         check()
+
+
+def _not_a_route_word(case) -> bool:
+    return (case.path_parameters or {}).get("key") not in ("query", "schema", "export")
