@@ -16,7 +16,9 @@ end
 
 function request()
   local k = math.random(1, nrows - 10)
-  if op == "get" then
+  if op == "health" then
+    return wrk.format("GET", "/health")
+  elseif op == "get" then
     return wrk.format("GET", "/api/bench/query?id=" .. k)
   elseif op == "query10" then
     return wrk.format("POST", "/api/bench/query", json_headers,

@@ -16,8 +16,9 @@ What one run does, bounded in time, touching no database but its own:
 4. for each operation and each concurrency, drives the service from a separate process over
    loopback for ``--duration`` seconds, then runs the same SQL through raw PyMySQL from as many
    threads, each with its own connection (autocommit off, COMMIT after writes), without HTTP;
-5. prints one table: requests/s, p50 and p99 for both, the gateway/raw ratio, and where the CPU
-   went (load generator, gunicorn, mariadbd) as % of one core, plus the load average;
+5. prints one table: requests/s, p50 and p99 for both, the gateway/raw ratio, the gunicorn
+   CPU time per request (the figure least disturbed by other load on the machine), and where the
+   CPU went (load generator, gunicorn, mariadbd) as % of one core, plus the load average;
 6. always stops gunicorn and drops the database (try/finally).
 
 Operations: ``get`` = ``GET /api/bench/query?id=<random>`` (one row by key); ``query10`` =
@@ -65,7 +66,9 @@ TABLE = "bench"
 SEED_ROWS = 100_000
 SEED_BATCH = 5_000
 OPS = ("get", "query10", "insert", "update")
+EXTRA_OPS = ("health",)  # GET /health: the HTTP + Flask floor, no database (raw: SELECT 1)
 LABELS = {
+    "health": "GET /health (no DB)",
     "get": "GET one row by key",
     "query10": "POST query, 10 rows",
     "insert": "POST insert 1 row",
@@ -76,6 +79,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The statements the gateway builds for these requests (tablegate.db.sql), verbatim.
 COLUMNS = "`id`, `name`, `email`, `score`, `balance`, `created_at`"
 SQL = {
+    "health": "SELECT %s",
     "get": f"SELECT {COLUMNS} FROM `bench` WHERE `id` = %s ORDER BY `id` LIMIT %s OFFSET %s",
     "query10": f"SELECT {COLUMNS} FROM `bench` WHERE `id` >= %s ORDER BY `id` "
                "LIMIT %s OFFSET %s",
@@ -140,6 +144,8 @@ def drop_database() -> None:
 
 def sql_params(op: str, rng: random.Random, rows: int) -> list:
     k = rng.randint(1, rows - 10)
+    if op == "health":
+        return [1]
     if op == "get":
         return [str(k), 100, 0]  # the query string hands the gateway a string
     if op == "query10":
@@ -401,6 +407,8 @@ def run_wrk(op: str, port: int, concurrency: int, duration: float, rows: int,
 
 def http_request(op: str, rng: random.Random, rows: int) -> tuple[str, str, str | None]:
     k = rng.randint(1, rows - 10)
+    if op == "health":
+        return "GET", "/health", None
     if op == "get":
         return "GET", f"/api/{TABLE}/query?id={k}", None
     if op == "query10":
@@ -499,7 +507,7 @@ def print_table(results: list[dict], executor: dict | None, meta: dict) -> None:
     print(f"load average before: {meta['load_before']}   after: {meta['load_after']}")
     head = (f"| {'operation':<20} | {'conc':>4} | {'gateway req/s':>13} | {'p50 ms':>7} | "
             f"{'p99 ms':>7} | {'raw req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | "
-            f"{'gw/raw':>6} | {'CPU% client/gunicorn/db (raw: client/db)':<40} |")
+            f"{'gw/raw':>6} | {'gw CPU µs/req':>13} | {'CPU% client/gunicorn/db (raw: client/db)':<40} |")
     print(head)
     print("|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|")
     for r in results:
@@ -512,8 +520,8 @@ def print_table(results: list[dict], executor: dict | None, meta: dict) -> None:
             err = f"  ERRORS gateway={gw['errors']} raw={raw['errors']}"
         print(f"| {LABELS[r['op']]:<20} | {r['concurrency']:>4} | {gw['rps']:>13.0f} | "
               f"{gw['p50_ms']:>7.2f} | {gw['p99_ms']:>7.2f} | {raw['rps']:>9.0f} | "
-              f"{raw['p50_ms']:>7.2f} | {raw['p99_ms']:>7.2f} | {ratio:>5.0%} | "
-              f"{cpu:<40} |{err}")
+              f"{raw['p50_ms']:>7.2f} | {raw['p99_ms']:>7.2f} | {ratio:>6.0%} | "
+              f"{gw['server_cpu'] / 100 / gw['rps'] * 1e6:>13.0f} | {cpu:<40} |{err}")
     if executor:
         us = executor["us_per_call"]
         print()
@@ -527,7 +535,7 @@ def print_table(results: list[dict], executor: dict | None, meta: dict) -> None:
               f"total {executor['total_over_direct_us']:.0f} µs = "
               f"{executor['total_over_direct_us'] / 1000:.3f} ms per request (target < 0.3 ms)")
     get16 = next((r for r in results if r["op"] == "get" and r["concurrency"] == 16), None)
-    if get16:
+    if get16 and get16["raw"]["requests"]:
         ratio = get16["gateway"]["rps"] / get16["raw"]["rps"]
         print(f"target: GET one row at 16 connections >= 50% of raw with p99 < 25 ms: "
               f"{ratio:.0%} of raw, p99 {get16['gateway']['p99_ms']:.1f} ms -> "
@@ -538,7 +546,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per cell (5)")
     parser.add_argument("--concurrency", default="1,16,64", help="connections (1,16,64)")
-    parser.add_argument("--ops", default=",".join(OPS), help=f"subset of {','.join(OPS)}")
+    parser.add_argument("--ops", default=",".join(OPS),
+                        help=f"subset of {','.join(OPS + EXTRA_OPS)}")
     parser.add_argument("--rows", type=int, default=SEED_ROWS, help="rows to seed (100000)")
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--executor-calls", type=int, default=2000,
@@ -551,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
 
     concurrency = [int(c) for c in args.concurrency.split(",") if c]
     ops = [o for o in args.ops.split(",") if o]
-    if unknown := set(ops) - set(OPS):
+    if unknown := set(ops) - set(OPS + EXTRA_OPS):
         parser.error(f"unknown operations: {', '.join(sorted(unknown))}")
     client = args.client
     if client == "auto":
