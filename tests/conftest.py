@@ -2,7 +2,6 @@
 database per test session, dropped afterwards. Tests never touch any other database."""
 from __future__ import annotations
 
-import os
 import uuid
 
 import pymysql
@@ -86,14 +85,31 @@ def seed_tables(sql):
 
 
 @pytest.fixture
-def app(database_name, seed_tables):
+def make_app(database_name, seed_tables):
+    """Apps built with non-default settings (``make_app(max_limit=5)``), closed afterwards."""
     from tablegate import create_app
 
-    app = create_app(make_config(database_name))
-    yield app
-    database = app.extensions["tablegate"]
-    database.executor.close()
-    database.pool.close()
+    apps = []
+
+    def build(**overrides):
+        app = create_app(make_config(database_name, **overrides))
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["tablegate"].executor.close()
+        app.extensions["tablegate"].pool.close()
+
+
+@pytest.fixture
+def make_client(make_app):
+    return lambda **overrides: make_app(**overrides).test_client()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture

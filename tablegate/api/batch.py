@@ -10,9 +10,8 @@ from flask import Blueprint, Response, request, stream_with_context
 from werkzeug.datastructures import FileStorage
 
 from tablegate import bulk, csvio, metrics
-from tablegate.api import envelope
+from tablegate.api import envelope, querystring
 from tablegate.api.bodies import UnsupportedMediaType
-from tablegate.api.crud import RESERVED
 from tablegate.db import database, sql
 from tablegate.errors import BadRequest, Unprocessable
 
@@ -49,11 +48,9 @@ def import_csv():
 @bp.get("/batch/<table>/export")
 @bp.get("/<table>/export")
 def export_csv(table: str):
-    args = request.args
-    filters = sql.filters_from_query(
-        (key, value) for key, value in args.items(multi=True) if key not in RESERVED)
-    columns, order_by = _split(args.get("columns")), _split(args.get("order_by"))
-    limit, offset = _int_arg("limit"), _int_arg("offset") or 0
+    filters = querystring.filters()
+    columns, order_by = querystring.split("columns"), querystring.split("order_by")
+    limit, offset = querystring.whole_number("limit"), querystring.whole_number("offset") or 0
     if limit is None and offset:
         limit = NO_LIMIT
     db = database()
@@ -127,17 +124,3 @@ def _attachment(filename: str) -> str:
     if fallback != filename:
         value += f"; filename*=UTF-8''{quote(filename, safe='')}"
     return value
-
-
-def _split(value: str | None) -> list[str]:
-    return [part for part in value.split(",") if part] if value else []
-
-
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or not raw.isascii():
-        raise BadRequest(f"Query parameter {name!r} must be a whole number of 0 or more",
-                         {"parameter": name})
-    return int(raw)

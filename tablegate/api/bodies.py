@@ -6,12 +6,9 @@ from typing import Any
 from flask import request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from tablegate.api.querystring import MAX_OFFSET
 from tablegate.db import database
 from tablegate.errors import BadRequest, TablegateError
-
-
-#: The largest offset MySQL's LIMIT clause takes as a signed number; above it, a 400.
-MAX_OFFSET = 2**63 - 1
 
 
 class UnsupportedMediaType(TablegateError):

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from flask import Blueprint, request
 from werkzeug.routing import BaseConverter
 
-from tablegate.api import bodies, envelope
+from tablegate.api import bodies, envelope, querystring
 from tablegate.db import database, sql
 from tablegate.db.schema import Table
 from tablegate.errors import BadRequest, NotFound, PayloadTooLarge
@@ -26,16 +26,12 @@ class KeyConverter(BaseConverter):
 # Recorded before the routes below, so the converter exists when they are added to the app.
 bp.record_once(lambda state: state.app.url_map.converters.setdefault("key", KeyConverter))
 
-# Query-string keys that are not column filters.
-RESERVED = frozenset({"columns", "order_by", "limit", "offset", "after", "count"})
-
-
 @bp.post("/<table>")
 def insert(table: str):
     body = bodies.load(bodies.INSERT, bodies.read_json())
     rows = body["input"] if isinstance(body["input"], list) else [body["input"]]
-    on_conflict = _choice("on_conflict", ("update", "ignore"))
-    representation = _choice("return", ("minimal", "representation")) == "representation"
+    on_conflict = querystring.choice("on_conflict", ("update", "ignore"))
+    representation = querystring.choice("return", ("minimal", "representation")) == "representation"
     db = database()
     if len(rows) > db.config.max_bulk_rows:
         raise PayloadTooLarge(f"At most {db.config.max_bulk_rows} rows per request",
@@ -63,12 +59,9 @@ def insert(table: str):
 
 @bp.get("/<table>/query")
 def query_get(table: str):
-    args = request.args
-    filters = sql.filters_from_query(
-        (key, value) for key, value in args.items(multi=True) if key not in RESERVED)
-    return _select(table, filters, _split(args.get("columns")), _split(args.get("order_by")),
-                   _int_arg("limit"), _int_arg("offset") or 0, _split(args.get("after")),
-                   _choice("count", ("exact",)))
+    return _select(table, querystring.filters(), querystring.split("columns"), querystring.split("order_by"),
+                   querystring.whole_number("limit"), querystring.whole_number("offset") or 0, querystring.split("after"),
+                   querystring.choice("count", ("exact",)))
 
 
 @bp.post("/<table>/query")
@@ -228,25 +221,3 @@ def _row_url(table: Table, key: list[Any]) -> str:
 
 def _no_row(table: str, key: str) -> NotFound:
     return NotFound(f"No row in {table!r} with key {key!r}", {"key": key})
-
-
-def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
-    value = request.args.get(name)
-    if value is not None and value not in allowed:
-        raise BadRequest(f"Query parameter {name!r} must be one of: {', '.join(allowed)}",
-                         {"parameter": name})
-    return value
-
-
-def _split(value: str | None) -> list[str]:
-    return [part for part in value.split(",") if part] if value else []
-
-
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or not raw.isascii() or int(raw) > bodies.MAX_OFFSET:
-        raise BadRequest(f"Query parameter {name!r} must be a whole number from 0 to "
-                         f"{bodies.MAX_OFFSET}", {"parameter": name})
-    return int(raw)

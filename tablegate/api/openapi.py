@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from tablegate.api.bodies import MAX_OFFSET
-from tablegate.api.crud import RESERVED
+from tablegate.api.querystring import MAX_OFFSET, RESERVED
 from tablegate.db.schema import Column, Table
 from tablegate.db.sql import OPERATORS
 

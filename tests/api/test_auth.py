@@ -19,21 +19,6 @@ KEYS = ";".join([f"{hash_line(READER)}=*:r", f"{hash_line(WRITER)}=*:rw",
 
 
 @pytest.fixture
-def make_app(database_name, seed_tables):
-    apps = []
-
-    def build(**overrides):
-        app = create_app(make_config(database_name, **overrides))
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        app.extensions["tablegate"].executor.close()
-        app.extensions["tablegate"].pool.close()
-
-
-@pytest.fixture
 def keyed(make_app, sql):
     sql("INSERT INTO users (id, name, email, age) VALUES (1, 'Ann', 'ann@x', 30)")
     return make_app(api_keys=KEYS).test_client()

@@ -3,9 +3,8 @@ paths with the rows they leave in the database, and every status CRUD can answer
 from __future__ import annotations
 
 import pytest
-from conftest import assert_envelope_error, assert_envelope_success, make_config
 
-from tablegate import create_app
+from tests.conftest import assert_envelope_error, assert_envelope_success
 
 PEOPLE = [  # id, name, email, age
     (1, "Ann", "ann@example.com", 30),
@@ -20,22 +19,6 @@ PEOPLE = [  # id, name, email, age
 def people(sql, seed_tables):
     sql("INSERT INTO users (id, name, email, age) VALUES " + ", ".join(["(%s, %s, %s, %s)"] * 5),
         [v for row in PEOPLE for v in row])
-
-
-@pytest.fixture
-def make_client(database_name, seed_tables):
-    """A client for an app built with non-default limits."""
-    apps = []
-
-    def build(**overrides):
-        app = create_app(make_config(database_name, **overrides))
-        apps.append(app)
-        return app.test_client()
-
-    yield build
-    for app in apps:
-        app.extensions["tablegate"].executor.close()
-        app.extensions["tablegate"].pool.close()
 
 
 @pytest.fixture

@@ -8,28 +8,18 @@ from urllib.parse import quote
 
 import pytest
 
-from tablegate import create_app
-from tests.conftest import assert_envelope_error, assert_envelope_success, make_config
+from tests.conftest import assert_envelope_error, assert_envelope_success
 
 SECRET_DDL = "CREATE TABLE secret (id INT PRIMARY KEY, name VARCHAR(20))"
 
 
 @pytest.fixture
-def make_client(database_name, seed_tables, sql):
+def make_client(make_app, sql):
+    """Clients for apps with exposure settings, over a table worth hiding."""
     sql("DROP TABLE IF EXISTS secret")
     sql(SECRET_DDL)
     sql("INSERT INTO secret VALUES (1, 'crown jewels')")
-    apps = []
-
-    def build(**overrides):
-        app = create_app(make_config(database_name, **overrides))
-        apps.append(app)
-        return app.test_client()
-
-    yield build
-    for app in apps:
-        app.extensions["tablegate"].executor.close()
-        app.extensions["tablegate"].pool.close()
+    yield lambda **overrides: make_app(**overrides).test_client()
     sql("DROP TABLE IF EXISTS secret")
 
 

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from tablegate import bulk, create_app
-from tests.conftest import assert_envelope_error, assert_envelope_success, make_config
+from tablegate import bulk
+from tests.conftest import assert_envelope_error, assert_envelope_success
 
 USERS_CSV = "name,email,age\r\nAlice,alice@example.com,30\r\nBob,bob@example.com,25\r\n"
 
@@ -23,22 +23,6 @@ def upload(client, data: bytes | str, filename: str = "users.csv", query: str = 
 
 def users(sql) -> list[tuple]:
     return list(sql("SELECT id, name, email, age FROM users ORDER BY id"))
-
-
-@pytest.fixture
-def make_client(database_name, seed_tables):
-    """A client for an app built with non-default settings."""
-    apps = []
-
-    def build(**overrides):
-        app = create_app(make_config(database_name, **overrides))
-        apps.append(app)
-        return app.test_client()
-
-    yield build
-    for app in apps:
-        app.extensions["tablegate"].executor.close()
-        app.extensions["tablegate"].pool.close()
 
 
 @pytest.fixture

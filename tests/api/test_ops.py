@@ -7,7 +7,6 @@ import json
 import threading
 import time
 
-import pytest
 from prometheus_client import REGISTRY
 
 from tablegate import create_app
@@ -16,21 +15,6 @@ from tests.conftest import (admin_connect, assert_envelope_error, assert_envelop
                             make_config)
 
 ORIGIN = "https://app.example"
-
-
-@pytest.fixture
-def make_app(database_name, seed_tables):
-    apps = []
-
-    def build(**overrides):
-        app = create_app(make_config(database_name, **overrides))
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        app.extensions["tablegate"].executor.close()
-        app.extensions["tablegate"].pool.close()
 
 
 def sample(name: str, **labels: str) -> float:
