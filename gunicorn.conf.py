@@ -31,6 +31,9 @@ limit_request_field_size = 8190
 # tablegate writes one JSON line per request itself (tablegate/logs.py): no second access log.
 accesslog = None
 errorlog = "-"
+# gunicorn 27 opens a control socket at one per-user path (~/.gunicorn/gunicorn.ctl): a second
+# server on the machine (a test, a bench, another instance) would take it over. Unused here.
+control_socket_disable = True
 
 def on_starting(server):
     """prometheus-client's multiprocess mode needs a directory shared by the workers, set before
