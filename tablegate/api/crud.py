@@ -118,8 +118,8 @@ def patch_row(table: str, key: str):
     def build(t: Table):
         old = sql.key_filters(t, key.split(","))
         new = sql.key_filters(t, [values.get(f.column, f.value) for f in old])
-        return (sql.build_select(t, old)[0] + " FOR UPDATE", sql.build_select(t, old)[1]), \
-            sql.build_update(t, values, old), sql.build_select(t, new)
+        return (sql.build_select(t, old, lock=True), sql.build_update(t, values, old),
+                sql.build_select(t, new))
 
     reflected, (lock, change, select) = db.prepare(table, build)
     row = db.run_on(reflected, lambda s: _patch(s, lock, change, select))

@@ -150,10 +150,11 @@ def _condition(table: Table, f: Filter | AnyOf, params: list) -> str:
 
 def build_select(table: Table, filters: Sequence[Filter | AnyOf], columns: Sequence[str] = (),
                  order_by: Sequence[str] = (), limit: int | None = None, offset: int = 0,
-                 after: Sequence[Any] = ()) -> tuple[str, list]:
+                 after: Sequence[Any] = (), lock: bool = False) -> tuple[str, list]:
     """Without an explicit order, rows come in primary-key order so that pages are stable.
     ``after`` is keyset pagination: rows whose primary key is greater, in key order, which
-    stays fast on large tables where a large OFFSET reads and discards every skipped row."""
+    stays fast on large tables where a large OFFSET reads and discards every skipped row.
+    ``lock`` reads FOR UPDATE, holding the rows until the transaction ends."""
     selected = ", ".join(quote_identifier(table.column(c).name) for c in columns) or ", ".join(
         quote_identifier(c) for c in table.columns)
     extra = []
@@ -170,6 +171,8 @@ def build_select(table: Table, filters: Sequence[Filter | AnyOf], columns: Seque
     if limit is not None:
         sql += " LIMIT %s OFFSET %s"
         params += [limit, offset]
+    if lock:
+        sql += " FOR UPDATE"
     return sql, params
 
 

@@ -181,3 +181,8 @@ def test_boolean_columns_take_true_and_false_text():
     assert build_insert(flags, [{"on": "true"}])[1] == [True]
     # Other integer columns leave the text to the database (a 422 on insert).
     assert build_insert(USERS, [{"age": "true"}])[1] == ["true"]
+
+
+def test_select_for_update():
+    assert build_select(USERS, filters_from_body({"id": 1}), columns=["id"], lock=True) == (
+        "SELECT `id` FROM `users` WHERE `id` = %s ORDER BY `id` FOR UPDATE", [1])
