@@ -201,7 +201,8 @@ def main(argv: list[str]) -> int:
     key = sys.stdin.readline().strip() if argv[1] == "-" else argv[1]
     line = f"{hash_line(key)}={argv[2] if len(argv) == 3 else '*:r'}"
     try:
-        parse_keys(line, "the scopes argument:", ";")  # never print an entry the service would refuse
+        # Never print an entry the service would refuse.
+        parse_keys(line, "the scopes argument:", ";")
     except ConfigError as exc:
         print(f"tablegate: {exc}", file=sys.stderr)
         return 2

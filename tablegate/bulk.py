@@ -38,8 +38,8 @@ from pymysql.constants import SERVER_STATUS
 from tablegate import csvio
 from tablegate.db import Database
 from tablegate.db.pool import side_connection
-from tablegate.db.schema import BINARY_TYPES, Column, Table
-from tablegate.db.sql import quote_identifier
+from tablegate.db.schema import BINARY_TYPES, Table
+from tablegate.db.sql import on_duplicate, quote_identifier
 from tablegate.errors import Conflict, TablegateError, Unavailable, Unprocessable, from_mysql
 
 T = TypeVar("T")
@@ -102,7 +102,8 @@ class InsertStatement:
         columns = [table.column(name) for name in header]
         names = ", ".join(quote_identifier(c.name) for c in columns)
         self.head = f"INSERT INTO {quote_identifier(table.name)} ({names}) VALUES "
-        self.tail = _on_duplicate(table, columns, mode)
+        self.tail = "" if mode == "insert" else on_duplicate(
+            table, [c.name for c in columns], update=mode == "upsert")
         self.mode = mode
         # An unquoted empty cell: NULL where allowed, else the column's DEFAULT (the server
         # rejects the row when there is none).
@@ -174,17 +175,6 @@ class InsertStatement:
         if self.mode == "ignore":
             return affected, rows - affected
         return rows, 0
-
-
-def _on_duplicate(table: Table, columns: list[Column], mode: str) -> str:
-    """Not INSERT IGNORE: besides duplicates it turns bad values into warnings and coerced data,
-    even in strict mode. A primary key is never rewritten by an upsert."""
-    if mode == "insert":
-        return ""
-    first = quote_identifier(columns[0].name)
-    updates = [f"{quote_identifier(c.name)} = VALUES({quote_identifier(c.name)})"
-               for c in columns if c.name not in table.primary_key] if mode == "upsert" else []
-    return " ON DUPLICATE KEY UPDATE " + (", ".join(updates) or f"{first} = {first}")
 
 
 @dataclass

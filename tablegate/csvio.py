@@ -56,7 +56,8 @@ _limit_raised = False
 
 
 def maximize_csv_field_size_limit() -> None:
-    """Raise csv's process-wide field limit once, from its 128 KiB default to ``FIELD_SIZE_LIMIT``."""
+    """Raise csv's process-wide field limit once, from its 128 KiB default to
+    ``FIELD_SIZE_LIMIT``."""
     global _limit_raised
     if not _limit_raised:
         csv.field_size_limit(FIELD_SIZE_LIMIT)

@@ -1,9 +1,9 @@
 """Prometheus metrics at ``GET /metrics``, correct across gunicorn workers.
 
 Under gunicorn every worker is its own process with its own counters, so a scrape that reached
-one worker would see a fraction of the traffic. With ``PROMETHEUS_MULTIPROC_DIR`` set (gunicorn.conf.py
-sets it) prometheus-client keeps each process's values in files there and a scrape adds them
-up; without it (tests, the Flask dev server) the process's own registry is served.
+one worker would see a fraction of the traffic. With ``PROMETHEUS_MULTIPROC_DIR`` set
+(gunicorn.conf.py sets it) prometheus-client keeps each process's values in files there and a
+scrape adds them up; without it (tests, the Flask dev server) the process's own registry is served.
 
 Requests are labelled by route template (``/api/<table>/query``), never by path: a label per
 table or per row key would grow without bound and put names and key values into the metrics.

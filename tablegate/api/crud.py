@@ -31,7 +31,8 @@ def insert(table: str):
     body = bodies.load(bodies.INSERT, bodies.read_json())
     rows = body["input"] if isinstance(body["input"], list) else [body["input"]]
     on_conflict = querystring.choice("on_conflict", ("update", "ignore"))
-    representation = querystring.choice("return", ("minimal", "representation")) == "representation"
+    representation = querystring.choice(
+        "return", ("minimal", "representation")) == "representation"
     db = database()
     if len(rows) > db.config.max_bulk_rows:
         raise PayloadTooLarge(f"At most {db.config.max_bulk_rows} rows per request",
@@ -59,8 +60,9 @@ def insert(table: str):
 
 @bp.get("/<table>/query")
 def query_get(table: str):
-    return _select(table, querystring.filters(), querystring.split("columns"), querystring.split("order_by"),
-                   querystring.whole_number("limit"), querystring.whole_number("offset") or 0, querystring.split("after"),
+    return _select(table, querystring.filters(), querystring.split("columns"),
+                   querystring.split("order_by"), querystring.whole_number("limit"),
+                   querystring.whole_number("offset") or 0, querystring.split("after"),
                    querystring.choice("count", ("exact",)))
 
 
@@ -200,15 +202,12 @@ def _key_of(table: Table, row: dict, last_id: int | None) -> list[Any] | None:
     key = table.primary_key
     if key and all(c in row for c in key):
         return [row[c] for c in key]
-    if len(key) == 1 and table.columns[key[0]].auto_increment and last_id:
-        return [last_id]
-    return None
+    return [last_id] if table.auto_key and last_id else None
 
 
 def _require_readback(table: Table, rows: list[dict]) -> None:
     key = table.primary_key
-    auto = len(key) == 1 and table.columns[key[0]].auto_increment
-    if not key or not (auto or all(c in row for row in rows for c in key)):
+    if not key or not (table.auto_key or all(c in row for row in rows for c in key)):
         raise BadRequest("return=representation reads rows back by primary key: the table "
                          "needs one, given in every row or auto-increment",
                          {"primary_key": list(key)})

@@ -59,6 +59,13 @@ class Table:
     columns: dict[str, Column]
     primary_key: tuple[str, ...]
 
+    @property
+    def auto_key(self) -> str | None:
+        """The primary key's column when it is one AUTO_INCREMENT column: then the server, not
+        the row, knows an inserted row's key."""
+        key = self.primary_key
+        return key[0] if len(key) == 1 and self.columns[key[0]].auto_increment else None
+
     def column(self, name: object) -> Column:
         if isinstance(name, str):
             found = self.columns.get(name)

@@ -215,25 +215,31 @@ def build_insert(table: Table, rows: Sequence[Mapping[str, Any]],
     """One multi-row INSERT. Rows may name different columns: a column a row leaves out gets
     its DEFAULT, exactly as if that row had been inserted alone.
 
-    ``on_conflict="ignore"`` skips rows that hit a unique key with a no-op ON DUPLICATE KEY
-    UPDATE rather than INSERT IGNORE, which in strict mode would also turn a bad value into a
-    silent truncation; ``"update"`` overwrites the row's named columns. An auto-increment key
-    is set to ``LAST_INSERT_ID(key)``, a no-op that makes the driver report the existing row's
-    id, so the row can be read back."""
+    ``on_conflict`` is ``"ignore"`` or ``"update"``: see ``on_duplicate``."""
     sql, params = _insert(table, rows)
     if on_conflict is None:
         return sql, params
-    key = table.primary_key
-    auto = quote_identifier(key[0]) if len(key) == 1 and table.columns[
-        key[0]].auto_increment else None
-    updates = [f"{auto} = LAST_INSERT_ID({auto})"] if auto else []
-    if on_conflict == "update":
-        updates += [f"{q} = VALUES({q})" for q in dict.fromkeys(
-            quote_identifier(c) for row in rows for c in row) if q != auto]
+    named = list(dict.fromkeys(c for row in rows for c in row))
+    return sql + on_duplicate(table, named, update=on_conflict == "update"), params
+
+
+def on_duplicate(table: Table, names: Sequence[str], update: bool) -> str:
+    """The clause for rows that hit an existing primary or unique key, shared by inserts and
+    CSV imports. Not INSERT IGNORE: besides duplicates it turns bad values into warnings and
+    coerced data, even in strict mode. ``update`` overwrites the named columns, never the
+    primary key; otherwise the existing row stays as it is. An auto-increment key is set to
+    ``LAST_INSERT_ID(key)``, a no-op that makes the driver report the existing row's id, so
+    the row can be read back."""
+    auto = table.auto_key
+    updates = [f"{quote_identifier(auto)} = LAST_INSERT_ID({quote_identifier(auto)})"] \
+        if auto else []
+    if update:
+        updates += [f"{q} = VALUES({q})" for q in map(quote_identifier, (
+            name for name in names if name not in table.primary_key))]
     if not updates:
         first = quote_identifier(next(iter(table.columns)))
         updates = [f"{first} = {first}"]
-    return f"{sql} ON DUPLICATE KEY UPDATE {', '.join(updates)}", params
+    return " ON DUPLICATE KEY UPDATE " + ", ".join(updates)
 
 
 def _insert(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list]:

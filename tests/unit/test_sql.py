@@ -186,3 +186,24 @@ def test_boolean_columns_take_true_and_false_text():
 def test_select_for_update():
     assert build_select(USERS, filters_from_body({"id": 1}), columns=["id"], lock=True) == (
         "SELECT `id` FROM `users` WHERE `id` = %s ORDER BY `id` FOR UPDATE", [1])
+
+
+def test_on_duplicate_never_rewrites_the_primary_key():
+    pairs = Table(name="p", columns={c.name: c for c in (col("a"), col("b"), col("v"))},
+                  primary_key=("a", "b"))
+    assert build_insert(pairs, [{"a": 1, "b": 2, "v": 3}], "update")[0].endswith(
+        " ON DUPLICATE KEY UPDATE `v` = VALUES(`v`)")
+    assert build_insert(pairs, [{"a": 1, "b": 2}], "update")[0].endswith(
+        " ON DUPLICATE KEY UPDATE `a` = `a`")
+
+
+def test_on_duplicate_reports_the_existing_auto_increment_id():
+    auto = Table(name="u", columns={"id": Column(
+        name="id", data_type="int", column_type="int(11)", nullable=False, default=None,
+        key="PRI", auto_increment=True, max_length=None), "name": col("name", "varchar")},
+        primary_key=("id",))
+    assert auto.auto_key == "id" and USERS.auto_key is None
+    assert build_insert(auto, [{"id": 1, "name": "x"}], "update")[0].endswith(
+        " ON DUPLICATE KEY UPDATE `id` = LAST_INSERT_ID(`id`), `name` = VALUES(`name`)")
+    assert build_insert(auto, [{"name": "x"}], "ignore")[0].endswith(
+        " ON DUPLICATE KEY UPDATE `id` = LAST_INSERT_ID(`id`)")
