@@ -284,8 +284,10 @@ def socket_timeout(db: Database) -> float:
 
 
 def import_rows(db: Database, table: Table, statement: InsertStatement,
-                rows: Iterator[csvio.Row], atomic: bool) -> tuple[Tally, bool]:
+                rows: Iterator[csvio.Row], atomic: bool,
+                progress: Callable[[Tally], None] | None = None) -> tuple[Tally, bool]:
     """Insert every row it can; returns the tally and whether the rows stay written.
+    ``progress`` sees the tally after each chunk.
 
     A failure that ends the import early (503/504, a file unreadable from some row on) carries
     how far it got in its details, so that a client knows what landed.
@@ -303,6 +305,8 @@ def import_rows(db: Database, table: Table, statement: InsertStatement,
     try:
         for good, failures in prepared:
             _insert_chunk(target, statement, good, failures, tally)
+            if progress is not None:
+                progress(tally)
         written = not (atomic and tally.failed)
         target.finish(commit=written)
     except TablegateError as exc:

@@ -9,11 +9,11 @@ from urllib.parse import quote
 from flask import Blueprint, Response, request, stream_with_context
 from werkzeug.datastructures import FileStorage
 
-from tablegate import bulk, csvio, metrics
+from tablegate import bulk, csvio, imports, metrics
 from tablegate.api import envelope, querystring
 from tablegate.api.bodies import UnsupportedMediaType
 from tablegate.db import database, sql
-from tablegate.errors import BadRequest, Unprocessable
+from tablegate.errors import BadRequest
 
 bp = Blueprint("batch", __name__, url_prefix="/api")
 
@@ -24,25 +24,13 @@ FLAGS = {"true": True, "1": True, "false": False, "0": False}
 
 
 @bp.post("/batch/import")
-def import_csv():
+def import_file():
     db = database()
-    mode, atomic = _mode(), _flag("atomic")
     request.max_content_length = db.config.max_upload_bytes  # the JSON limit is far smaller
     upload = _upload()
-    header, rows = csvio.read_csv_rows(upload.stream)
-    table, statement = db.prepare(_table_name(upload),
-                                  lambda t: bulk.InsertStatement(t, header, mode))
-    tally, written = bulk.import_rows(db, table, statement, rows, atomic)
-    summary = tally.summary(table.name, written)
-    metrics.ROWS_IMPORTED.inc(summary["rows_inserted"])
-    if not written:
-        raise Unprocessable(f"Nothing imported: {tally.failed} rows failed and the import was "
-                            "atomic", summary)
-    if tally.failed and tally.failed == summary["rows_total"]:
-        raise Unprocessable("Nothing imported: every row failed", summary)
-    if tally.failed:
-        return envelope.success(f"CSV partly imported: {tally.failed} rows failed", summary, 207)
-    return envelope.success("CSV imported", summary)
+    options = imports.Options(table=_table_name(upload), mode=_mode(), atomic=_flag("atomic"))
+    outcome = imports.run(db, options, upload.stream)
+    return envelope.success(outcome.message, outcome.summary, outcome.status)
 
 
 @bp.get("/batch/<table>/export")
