@@ -42,8 +42,8 @@ PUBLIC_ENDPOINTS = frozenset({"meta.health", "meta.ready", "metrics"})
 PUBLIC_BLUEPRINTS = frozenset({"swagger_ui"})
 
 WRITE_ENDPOINTS = frozenset({"crud.insert", "crud.update", "crud.delete", "crud.patch_row",
-                             "crud.delete_row", "batch.import_csv"})
-IMPORT_ENDPOINT = "batch.import_csv"
+                             "crud.delete_row", "batch.import_file"})
+IMPORT_ENDPOINT = "batch.import_file"
 
 _ENTRY = re.compile(r"sha256:(?P<hash>[0-9a-fA-F]{64})=(?P<scopes>.+)")
 _RIGHTS = {"r": frozenset({READ}), "w": frozenset({WRITE}), "rw": frozenset({READ, WRITE}),
