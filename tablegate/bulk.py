@@ -285,9 +285,15 @@ def socket_timeout(db: Database) -> float:
 
 def import_rows(db: Database, table: Table, statement: InsertStatement,
                 rows: Iterator[csvio.Row], atomic: bool,
-                progress: Callable[[Tally], None] | None = None) -> tuple[Tally, bool]:
+                progress: Callable[[Tally], None] | None = None, *, dry_run: bool = False,
+                setup: str | None = None) -> tuple[Tally, bool]:
     """Insert every row it can; returns the tally and whether the rows stay written.
     ``progress`` sees the tally after each chunk.
+
+    ``dry_run`` runs every unit in one transaction that is never committed (the atomic target),
+    so the tally is the real import's without a row written; ``setup`` is a statement run first
+    on that transaction's connection (a dry run's CREATE TEMPORARY TABLE, which neither commits
+    nor outlives the connection).
 
     A failure that ends the import early (503/504, a file unreadable from some row on) carries
     how far it got in its details, so that a client knows what landed.
@@ -299,19 +305,21 @@ def import_rows(db: Database, table: Table, statement: InsertStatement,
     """
     tally = Tally(db.config.import_max_errors)
     statement.max_bytes = db.run_on(table, _max_packet) - 1024
-    target = AtomicTarget(db, table) if atomic else PooledTarget(db, table)
+    target = AtomicTarget(db, table) if atomic or dry_run else PooledTarget(db, table)
     prepared = map(statement.split,
                    csvio.chunks(rows, db.config.import_chunk_rows, MAX_CHUNK_CHARS))
     try:
+        if setup is not None:
+            target.run(lambda conn: conn.cursor().execute(setup))
         for good, failures in prepared:
             _insert_chunk(target, statement, good, failures, tally)
             if progress is not None:
                 progress(tally)
         written = not (atomic and tally.failed)
-        target.finish(commit=written)
+        target.finish(commit=written and not dry_run)
     except TablegateError as exc:
-        exc.details = {**(exc.details or {}),
-                       **tally.summary(table.name, written=not atomic), "completed": False}
+        exc.details = {**(exc.details or {}), **tally.summary(
+            table.name, written=not (atomic or dry_run)), "completed": False}
         raise
     finally:
         target.close()

@@ -43,6 +43,8 @@ class Config:
     import_chunk_rows: int = 1000
     import_max_errors: int = 100
     export_batch_rows: int = 2000
+    #: Largest total an XLSX upload may inflate to, as its zip declares it (413 above).
+    import_max_inflated_bytes: int = 512 * 1024 * 1024
     log_level: str = "INFO"
     #: API keys as ``sha256:<hex>=<table>:<r|w|rw>,...`` entries separated by ``;`` (README
     #: "Security"); parsed and checked by ``tablegate.auth``. Empty with no file: keys are off.
@@ -119,7 +121,7 @@ def _problems(config: Config) -> list[str]:
     problems = []
     for name in ("db_port", "pool_size", "max_body_bytes", "max_upload_bytes", "default_limit",
                  "max_limit", "max_bulk_rows", "import_chunk_rows", "import_max_errors",
-                 "export_batch_rows"):
+                 "export_batch_rows", "import_max_inflated_bytes"):
         if getattr(config, name) < 1:
             problems.append(f"{PREFIX}{name.upper()} must be at least 1")
     if not 1 <= config.db_port <= 65535:

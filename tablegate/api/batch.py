@@ -9,7 +9,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, request, stream_with_context
 from werkzeug.datastructures import FileStorage
 
-from tablegate import bulk, csvio, imports, metrics
+from tablegate import bulk, csvio, formats, imports, metrics
 from tablegate.api import envelope, querystring
 from tablegate.api.bodies import UnsupportedMediaType
 from tablegate.db import database, sql
@@ -28,7 +28,8 @@ def import_file():
     db = database()
     request.max_content_length = db.config.max_upload_bytes  # the JSON limit is far smaller
     upload = _upload()
-    options = imports.Options(table=_table_name(upload), mode=_mode(), atomic=_flag("atomic"))
+    options = imports.Options(table=_table_name(upload), mode=_mode(), atomic=_flag("atomic"),
+                              **_file_options(upload))
     outcome = imports.run(db, options, upload.stream)
     return envelope.success(outcome.message, outcome.summary, outcome.status)
 
@@ -85,6 +86,22 @@ def _table_name(upload: FileStorage) -> str:
     if not name:
         raise BadRequest("Name the table with ?table= or with the file name")
     return name
+
+
+def _file_options(upload: FileStorage) -> dict:
+    """The options about the file itself: its format (README "Other formats"), the sheet, and
+    creating the table from it."""
+    fmt = formats.detect(upload.filename, upload.mimetype, request.args.get("format"))
+    sheet = request.args.get("sheet")
+    if sheet is not None and fmt != "xlsx":
+        raise BadRequest("?sheet= names a worksheet of an XLSX file, and this is "
+                         f"{formats.LABELS[fmt]}", {"parameter": "sheet"})
+    create, key = _flag("create"), request.args.get("key")
+    if key is not None and not create:
+        raise BadRequest("?key= names the key of a table made with ?create=true",
+                         {"parameter": "key"})
+    return {"format": fmt, "sheet": sheet, "create": create, "key": key,
+            "dry_run": _flag("dry_run")}
 
 
 def _mode() -> str:
