@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from tablegate import auth, cors, db, errors, logs, metrics
+from tablegate import auth, cors, db, errors, jobs, logs, metrics
 from tablegate.api import batch, crud, envelope, meta
 from tablegate.config import Config
 
@@ -19,6 +19,7 @@ def create_app(config: Config | None = None) -> Flask:
     logs.init_app(app, config.log_level)
     errors.init_app(app)
     db.init_app(app, config)
+    jobs.init_app(app, config)
     metrics.init_app(app)
     auth.init_app(app, config)  # after the hooks that time and log: a 401 is logged too
     cors.init_app(app, config)

@@ -59,6 +59,16 @@ class Config:
     read_only: bool = False
     #: Origins allowed by CORS; empty sends no CORS headers at all.
     cors_origins: tuple[str, ...] = ()
+    #: The import ledger, a table of tablegate's own in the served database, never exposed.
+    ledger_table: str = "tablegate_imports"
+    #: Threads per process that run background imports; more jobs wait as ``pending``.
+    job_threads: int = 2
+    #: Background imports pending or running at once across every worker (429 beyond).
+    max_jobs: int = 4
+    #: An upload larger than this runs in the background unless ``?async=false``.
+    async_upload_bytes: int = 64 * 1024 * 1024
+    #: A pending or running import whose heartbeat is older than this was cut off: failed.
+    job_stale_seconds: int = 30
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -121,7 +131,8 @@ def _problems(config: Config) -> list[str]:
     problems = []
     for name in ("db_port", "pool_size", "max_body_bytes", "max_upload_bytes", "default_limit",
                  "max_limit", "max_bulk_rows", "import_chunk_rows", "import_max_errors",
-                 "export_batch_rows", "import_max_inflated_bytes"):
+                 "export_batch_rows", "import_max_inflated_bytes", "job_threads", "max_jobs",
+                 "async_upload_bytes"):
         if getattr(config, name) < 1:
             problems.append(f"{PREFIX}{name.upper()} must be at least 1")
     if not 1 <= config.db_port <= 65535:
@@ -142,8 +153,17 @@ def _problems(config: Config) -> list[str]:
             f"{PREFIX}LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, "
             f"got {config.log_level!r}"
         )
+    if config.job_stale_seconds < 3:
+        problems.append(f"{PREFIX}JOB_STALE_SECONDS must be at least 3: running imports beat "
+                        "once a second")
+    if not _could_be_a_table_name(config.ledger_table):
+        problems.append(f"{PREFIX}LEDGER_TABLE must be a table name of 1 to 64 characters")
     for origin in config.cors_origins:
         if origin != "*" and not origin.startswith(("http://", "https://")):
             problems.append(f"{PREFIX}CORS_ORIGINS entries must be * or start with http:// or "
                             f"https://, got {origin!r}")
     return problems
+
+
+def _could_be_a_table_name(name: str) -> bool:
+    return 0 < len(name) <= 64 and "\x00" not in name and max(map(ord, name)) <= 0xFFFF

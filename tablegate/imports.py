@@ -40,6 +40,13 @@ class Options:
     key: str | None = None
     #: Report what the import would do, writing nothing.
     dry_run: bool = False
+    #: Import even a file the ledger has seen imported into the table (no 409).
+    force: bool = False
+    #: ``?dedupe=key``: rows whose primary or unique key exists already are skipped, which is
+    #: what ``mode`` ``ignore`` does; the view sets both.
+    dedupe: bool = False
+    #: Run as a background job (``tablegate.jobs``) and answer 202 at once.
+    background: bool = False
 
 
 @dataclass(frozen=True)

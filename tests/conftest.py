@@ -77,8 +77,9 @@ def make_config(database_name: str, **overrides) -> Config:
 
 @pytest.fixture
 def seed_tables(sql):
-    """Fresh seed tables for each test that asks for them."""
-    for table in ("users", "kinds"):
+    """Fresh seed tables for each test that asks for them, and an empty import ledger: an
+    earlier test's upload of the same file must not make this one's a 409."""
+    for table in ("users", "kinds", Config().ledger_table):
         sql(f"DROP TABLE IF EXISTS `{table}`")
     for ddl in SEED_DDL:
         sql(ddl)
@@ -98,6 +99,7 @@ def make_app(database_name, seed_tables):
 
     yield build
     for app in apps:
+        app.extensions["tablegate.jobs"].close()  # no job thread outlives its test
         app.extensions["tablegate"].executor.close()
         app.extensions["tablegate"].pool.close()
 

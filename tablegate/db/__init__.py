@@ -54,7 +54,8 @@ class Database:
 def init_app(app: Flask, config: Config) -> None:
     pool = Pool(config)
     executor = Executor(config, pool)
-    catalog = Catalog(executor.run, config.tables, config.deny_tables)
+    catalog = Catalog(executor.run, config.tables, config.deny_tables,
+                      hidden=(config.ledger_table,))
     app.extensions["tablegate"] = Database(config, pool, executor, catalog)
 
 

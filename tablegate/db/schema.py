@@ -131,7 +131,7 @@ def row_estimates(session) -> dict[str, int | None]:
     return dict(session.execute(ROW_ESTIMATES_SQL).fetchall())
 
 
-def _could_name_a_table(name: str) -> bool:
+def could_name_a_table(name: str) -> bool:
     if not name or len(name) > MAX_IDENTIFIER or "\x00" in name:
         return False
     try:
@@ -149,14 +149,15 @@ class Catalog:
     A table outside the allow-list (``TABLEGATE_TABLES``) or on the deny list
     (``TABLEGATE_DENY_TABLES``) is treated as missing before any lookup: every endpoint, the
     listing and the OpenAPI document included, answers for it exactly as for a table that does
-    not exist, so a client cannot tell the two apart.
+    not exist, so a client cannot tell the two apart. ``hidden`` are tablegate's own tables
+    (the import ledger): denied whatever the lists say.
     """
 
     def __init__(self, run: Callable, tables: Iterable[str] = (),
-                 deny_tables: Iterable[str] = ()) -> None:
+                 deny_tables: Iterable[str] = (), hidden: Iterable[str] = ()) -> None:
         self._run = run
         self._allowed = frozenset(tables)
-        self._denied = frozenset(deny_tables)
+        self._denied = frozenset(deny_tables) | frozenset(hidden)
         self._tables: dict[str, Table] = {}
         self._read_at: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -169,7 +170,7 @@ class Catalog:
         return (not self._allowed or name in self._allowed) and name not in self._denied
 
     def refresh(self, name: str) -> Table:
-        if not _could_name_a_table(name) or not self.exposed(name):
+        if not could_name_a_table(name) or not self.exposed(name):
             raise TableNotFound(name)  # answered without touching the database
         table = self._run(lambda session: reflect(session, name)).get(name)
         with self._lock:
