@@ -72,11 +72,30 @@ def read_csv_rows(stream: BinaryIO) -> tuple[list[str], Iterator[Row]]:
     that a bad byte is blamed on its own record instead of on whichever 8 KiB block held it.
     """
     maximize_csv_field_size_limit()
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    text = io.TextIOWrapper(_Borrowed(stream), encoding="utf-8-sig", errors="surrogateescape",
+                            newline="")
     raw: list[str] = []
     reader = csv.reader(_lines(text, raw))
     header = _read_header(reader, raw)
     return header, _rows(reader, raw, len(header))
+
+
+class _Borrowed(io.BufferedIOBase):
+    """The upload as TextIOWrapper reads it, without its close: a collected TextIOWrapper
+    closes its stream, and a file a table is created from is read twice (``imports``)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._stream.read(size)
+
+    def read1(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
 
 
 def _lines(text: Iterable[str], raw: list[str]) -> Iterator[str]:

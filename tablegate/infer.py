@@ -168,7 +168,7 @@ class _Seen:
 
     def column(self, name: str) -> Inferred:
         data_type, column_type, length = self._type()
-        return Inferred(name, data_type, column_type, self.nullable, length)
+        return Inferred(name, data_type, column_type, self.nullable or self.kind is None, length)
 
     def _type(self) -> tuple[str, str, int | None]:
         kind = self.kind

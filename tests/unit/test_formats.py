@@ -92,7 +92,8 @@ def test_text(value, expected):
 # --- JSON -----------------------------------------------------------------------------------
 
 def test_json_values_become_text():
-    header, rows = read("json", b'[{"a": 1, "b": true, "c": null, "d": {"x": [1]}, "e": "\xc3\xa9"},'
+    header, rows = read("json", b'[{"a": 1, "b": true, "c": null, "d": {"x": [1]}, '
+                                b'"e": "\xc3\xa9"},'
                                 b' {"a": 2.50, "b": false, "c": "", "d": [], "e": "x"}]')
     assert header == ["a", "b", "c", "d", "e"]
     assert rows == [(1, ("1", "1", None, '{"x": [1]}', "é"), None),

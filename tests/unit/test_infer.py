@@ -57,6 +57,7 @@ def test_types(values, expected):
 def test_nullable_only_where_a_null_was_seen():
     assert types("1", None) == ("int", True)
     assert types("1", "2") == ("int", False)
+    assert types() == ("varchar(255)", True)  # no row at all: nothing says NOT NULL
 
 
 def test_rows_with_errors_are_left_out():
