@@ -78,7 +78,7 @@ DDL = """CREATE TABLE IF NOT EXISTS {table} (
 
 COLUMNS = ("id, sha256, table_name, format, mode, background, state, size_bytes, created_at, "
            "started_at, finished_at, heartbeat_at, rows_total, rows_inserted, rows_skipped, "
-           "rows_failed, errors, status_code, message, result, NOW(6)")
+           "rows_failed, errors, status_code, message, result")
 
 CUT_OFF = ("Import cut off: the process running it stopped (a restart or a crash) before it "
            "finished; the rows of the chunks it finished are written")
@@ -239,9 +239,10 @@ def read(db: Database, import_id: int) -> dict | None:
 
 def describe(row: tuple) -> dict:
     (import_id, digest, table, file_format, mode, background, state, size, created, started_at,
-     finished, heartbeat, total, inserted, skipped, failed, errors, status, message, result,
-     now) = row
-    elapsed = ((finished or now) - started_at).total_seconds() if started_at else None
+     finished, heartbeat, total, inserted, skipped, failed, errors, status, message,
+     result) = row
+    # The counts are as of the last heartbeat (or the end), so the rate is too.
+    elapsed = ((finished or heartbeat) - started_at).total_seconds() if started_at else None
     return {
         "id": import_id, "table": table, "format": file_format, "mode": mode,
         "background": bool(background), "state": state, "sha256": digest, "bytes": size,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from tablegate.api.querystring import MAX_OFFSET, RESERVED
+from tablegate.bulk import MODES
+from tablegate.formats import FORMATS
 from tablegate.db.schema import Column, Table
 from tablegate.db.sql import OPERATORS
 
@@ -27,6 +29,7 @@ ERROR_STATUSES = {
     "413": "Body too large",
     "415": "Body is not JSON",
     "422": "Value rejected by the database",
+    "429": "Too many background imports; see Retry-After",
     "503": "Database unavailable after the retry schedule",
     "504": "Every attempt timed out",
 }
@@ -67,6 +70,7 @@ def document(tables: dict[str, Table]) -> dict:
     paths: dict = {
         "/health": {"get": _operation("Liveness", "Envelope", statuses=())},
         "/api/tables": {"get": _operation("List the tables", "Envelope", statuses=("503", "504"))},
+        **_batch_paths(sorted(tables)),
     }
     schemas: dict = {"Envelope": ENVELOPE, "Error": ERROR}
     for name, table in sorted(tables.items()):
@@ -143,6 +147,42 @@ def _table_paths(table: Table, ref: str) -> dict:
             "delete": _operation(f"Delete one row of {table.name}", "Envelope"),
         },
     }
+
+
+def _batch_paths(names: list[str]) -> dict:
+    """The import of a file into any table, and its job; the exports are CSV, not JSON, and
+    are documented in the README only."""
+    table = {"enum": names} if names else {"type": "string"}
+    flag = {"enum": ["true", "false"]}
+    import_file = _operation(
+        "Import a CSV, JSON, NDJSON or XLSX file into a table", "Envelope",
+        statuses=("400", "404", "409", "413", "415", "422", "429", "503", "504"),
+        parameters=[
+            {"name": "table", "in": "query", "schema": table,
+             "description": "the table; else the file name without its extension"},
+            {"name": "mode", "in": "query", "schema": {"enum": list(MODES)}},
+            {"name": "atomic", "in": "query", "schema": flag},
+            {"name": "format", "in": "query", "schema": {"enum": list(FORMATS)}},
+            {"name": "dry_run", "in": "query", "schema": flag},
+            {"name": "force", "in": "query", "schema": flag,
+             "description": "import a file the ledger has seen imported into the table (no 409)"},
+            {"name": "dedupe", "in": "query", "schema": {"enum": ["key"]},
+             "description": "skip rows whose primary or unique key exists (mode ignore)"},
+            {"name": "async", "in": "query", "schema": flag,
+             "description": "run as a background job: 202 and a Location to poll; by default "
+                            "only uploads over TABLEGATE_ASYNC_UPLOAD_BYTES"}])
+    import_file["requestBody"] = {"required": True, "content": {"multipart/form-data": {
+        "schema": {"type": "object", "required": ["file"],
+                   "properties": {"file": {"type": "string", "format": "binary"}}}}}}
+    import_file["responses"] |= {
+        "202": _response("Accepted as a background job; Location names it", "Envelope"),
+        "207": _response("Some rows failed", "Envelope")}
+    job = _operation("An import and its progress", "Envelope",
+                     statuses=("404", "503", "504"),
+                     parameters=[{"name": "job_id", "in": "path", "required": True,
+                                  "schema": {"type": "string"}}])
+    return {"/api/batch/import": {"post": import_file},
+            "/api/batch/jobs/{job_id}": {"get": job}}
 
 
 def _query_parameters(table: Table) -> list[dict]:
