@@ -208,7 +208,7 @@ def finish(db: Database, import_id: int, ending: Ending) -> None:
     """Write how the import ended; the counts come from its summary when it has one."""
     ledger = quote_identifier(db.config.ledger_table)
     result = ending.result or {}
-    counts = [result.get(name, 0) if isinstance(result.get(name, 0), int) else 0
+    counts = [value if isinstance(value := result.get(name), int) else 0
               for name in ("rows_total", "rows_inserted", "rows_skipped", "rows_failed")]
     errors = result.get("errors") if isinstance(result.get("errors"), list) else []
     _write(db, f"UPDATE {ledger} SET state = %s, finished_at = NOW(6), heartbeat_at = NOW(6), "
@@ -268,11 +268,11 @@ def expire_stale(config: Config) -> int:
         with contextlib.closing(side_connection(config, timeout)) as conn:
             marked = _expire(_Plain(conn), config)
             conn.commit()
-    except pymysql.MySQLError as exc:
-        if exc.args and exc.args[0] == 1146:  # no ledger yet: nothing was ever cut off
-            return 0
-        log.warning("could not check the import ledger for imports cut off: %s",
-                    exc.args[0] if exc.args else type(exc).__name__)
+    except Exception as exc:  # a thread of its own: nobody else would hear of it
+        errno = exc.args[0] if isinstance(exc, pymysql.MySQLError) and exc.args else None
+        if errno != 1146:  # no ledger yet: nothing was ever cut off
+            log.warning("could not check the import ledger for imports cut off: %s",
+                        errno or type(exc).__name__)
         return 0
     if marked:
         log.warning("marked %d imports cut off by a stopped process as failed", marked)

@@ -224,3 +224,13 @@ def test_the_format_is_recorded(client, sql):
     assert [(row["format"], row["state"]) for row in ledger_rows(sql)] == [("json", "done")]
     assert_envelope_error(upload(client, data, "users.json"), 409)
 
+
+
+def test_a_table_created_from_the_file_is_recorded(client, sql):
+    try:
+        assert_envelope_success(upload(client, b"code,label\n1,a\n", "fresh.csv",
+                                       "?create=true"))
+        assert [(row["table"], row["state"]) for row in ledger_rows(sql)] == [
+            ("fresh", "done")]
+    finally:
+        sql("DROP TABLE IF EXISTS fresh")
