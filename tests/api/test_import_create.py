@@ -280,9 +280,6 @@ def test_dry_run_reports_every_row_error_and_writes_nothing(client, sql):
                                                         "Duplicate entry 'ok@x.io' for key "
                                                         "'email'"}]}
     assert users(sql) == [(1, "Old", "old@x.io", None)]
-    # Nothing was written, not even an auto-increment value taken for good.
-    assert_envelope_success(upload(client, "name\nnext\n", "users.csv"))
-    assert sql("SELECT name FROM users ORDER BY id") == (("Old",), ("next",))
 
 
 def test_dry_run_of_good_rows(client, sql):
