@@ -280,11 +280,20 @@ def expire_stale(config: Config) -> int:
 
 
 def _expire(session, config: Config) -> int:
+    """Found with a plain read, then updated by id: an UPDATE over the state index would lock
+    every live row it scans and deadlock with their heartbeats, while stale rows are rare."""
     ledger = quote_identifier(config.ledger_table)
+    stale = "state IN (%s, %s) AND heartbeat_at < NOW(6) - INTERVAL %s SECOND"
+    params = (PENDING, RUNNING, config.job_stale_seconds)
+    found = [row[0] for row in session.execute(
+        f"SELECT id FROM {ledger} WHERE {stale}", params).fetchall()]
+    if not found:
+        return 0
+    marks = ", ".join(["%s"] * len(found))
     return session.execute(
         f"UPDATE {ledger} SET state = %s, finished_at = NOW(6), status_code = 503, "
-        "message = %s WHERE state IN (%s, %s) AND heartbeat_at < NOW(6) - INTERVAL %s SECOND",
-        (FAILED, CUT_OFF, PENDING, RUNNING, config.job_stale_seconds)).rowcount
+        f"message = %s WHERE id IN ({marks}) AND {stale}",
+        (FAILED, CUT_OFF, *found, *params)).rowcount
 
 
 class _Plain:

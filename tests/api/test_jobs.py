@@ -13,7 +13,7 @@ import pytest
 from tablegate import ledger
 from tablegate.auth import hash_line
 from tablegate.config import Config
-from tests.conftest import assert_envelope_error, assert_envelope_success
+from tests.conftest import admin_connect, assert_envelope_error, assert_envelope_success
 
 LEDGER = Config().ledger_table
 MIXED_CSV = (b"name,email,age\n"
@@ -262,6 +262,43 @@ def test_429_beyond_the_jobs_limit_counting_every_workers_jobs(make_client, sql,
     assert sql(f"SELECT COUNT(*) FROM {LEDGER}") == ((4,),)
     # A synchronous import is not limited.
     assert_envelope_success(upload(client, MIXED_CSV), 207)
+
+
+def test_the_jobs_limit_holds_for_uploads_racing_on_two_workers(make_app, sql,
+                                                                 database_name):
+    """Six uploads on two apps are held at the ledger by a table lock and let go at once: the
+    count and the new row are made under GET_LOCK, so exactly two become jobs. The jobs then
+    wait on a lock of the users table, so none ends before the others are counted."""
+    settings = dict(max_jobs=2, retry_timeouts_ms=(5000,), retry_waits_ms=())
+    workers = [make_app(**settings), make_app(**settings)]
+    answers: list[int] = []
+
+    def send(number: int) -> None:
+        client = workers[number % 2].test_client()
+        response = upload(client, b"name\nracer%d\n" % number, query="?async=true")
+        answers.append(response.status_code)
+
+    sql(ledger.DDL.format(table=LEDGER))
+    sql("LOCK TABLES users WRITE")
+    gate = admin_connect(database_name)
+    try:
+        gate.cursor().execute(f"LOCK TABLES {LEDGER} WRITE")
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        wait_in_sql(sql, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = %s "
+                         "AND STATE LIKE 'Waiting for table%%'" % repr(database_name), ((6,),))
+        gate.cursor().execute("UNLOCK TABLES")
+        for thread in threads:
+            thread.join()
+    finally:
+        gate.close()
+        sql("UNLOCK TABLES")
+    assert sorted(answers) == [202, 202, 429, 429, 429, 429]
+    client = workers[0].test_client()
+    for (job_id,) in sql(f"SELECT id FROM {LEDGER}"):
+        assert wait_for(client, job_id, ended)["state"] == "done"
+    assert sql("SELECT COUNT(*) FROM users") == ((2,),)
 
 
 def test_uploads_over_the_size_run_in_the_background(make_client, sql):
