@@ -34,6 +34,11 @@ MAX_PRECISION, MAX_SCALE = 65, 30
 # InnoDB's limit is 1017 columns.
 MAX_COLUMNS = 1000
 
+# The columns of a row share 65,535 bytes, TEXT counting only its pointer. VARCHARs beyond this
+# estimate (4 bytes a character, 16 for any other column) become TEXT, the longest first, so
+# that a wide file of short strings still makes a table instead of error 1118.
+ROW_BYTES = 64_000
+
 AUTO_KEY = "id"
 
 INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
@@ -226,7 +231,24 @@ def infer(table: str, header: list[str], rows: Iterable[csvio.Row],
         _check_key(key, seen[header.index(key)], columns[header.index(key)])
         columns = tuple(Inferred(c.name, c.data_type, c.column_type, False, c.max_length)
                         if c.name == key else c for c in columns)
-    return Plan(table, columns, key)
+    return Plan(table, _fit_row(columns, key), key)
+
+
+def _fit_row(columns: tuple[Inferred, ...], key: str | None) -> tuple[Inferred, ...]:
+    def size(column: Inferred) -> int:
+        return 4 * column.max_length + 2 if column.data_type == "varchar" else 16
+
+    total = 16 + sum(map(size, columns))
+    movable = sorted((c for c in columns if c.data_type == "varchar" and c.name != key),
+                     key=lambda c: -c.max_length)
+    to_text = set()
+    for column in movable:
+        if total <= ROW_BYTES:
+            break
+        total -= size(column) - 16
+        to_text.add(column.name)
+    return tuple(Inferred(c.name, "text", "text", c.nullable) if c.name in to_text else c
+                 for c in columns)
 
 
 def _check_columns(header: list[str], key: str | None) -> None:

@@ -114,6 +114,18 @@ def test_create_from_xlsx(client, sql, fresh):
         (datetime.datetime(2024, 3, 4, 5, 6, 7), decimal.Decimal("5.00"), 0))
 
 
+def test_a_wide_file_of_long_strings_is_created(client, sql, fresh):
+    fresh("wide")
+    header = ",".join(f"c{i}" for i in range(70))
+    row = ",".join("x" * 250 for _ in range(70))
+    body = assert_envelope_success(upload(client, f"{header}\n{row}\n", "wide.csv",
+                                          "?create=true"))
+    assert body["data"]["rows_inserted"] == 1
+    types = [c[1] for c in columns(sql, "wide")]
+    assert 0 < types.count("text") < 70 and types.count("varchar(250)") + types.count("text") == 70
+    assert sql("SELECT LENGTH(c69) FROM wide") == ((250,),)
+
+
 def test_header_only_file_creates_text_columns(client, sql, fresh):
     fresh("blank")
     body = assert_envelope_success(upload(client, "a,b\r\n", "blank.csv", "?create=true"))

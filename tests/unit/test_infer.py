@@ -60,6 +60,17 @@ def test_nullable_only_where_a_null_was_seen():
     assert types() == ("varchar(255)", True)  # no row at all: nothing says NOT NULL
 
 
+def test_a_wide_row_of_long_strings_moves_the_longest_to_text():
+    """64 VARCHAR(255) columns fit MariaDB's 65,535-byte row, 65 do not (error 1118). Here
+    70 columns of 240 to 249 characters: five of the longest become TEXT, no more."""
+    header = [f"c{i}" for i in range(70)]
+    values = tuple("x" * (240 + i % 10) for i in range(70))
+    plan = infer.infer("t", header, rows(values))
+    assert [c.name for c in plan.columns if c.column_type == "text"] == [
+        "c9", "c19", "c29", "c39", "c49"]
+    assert plan.columns[0].column_type == "varchar(240)"
+
+
 def test_rows_with_errors_are_left_out():
     plan = infer.infer("t", ["c"], [csvio.Row(1, ("1",), 0), csvio.Row(2, None, 0, "bad")])
     assert plan.columns[0].column_type == "int"
