@@ -129,11 +129,11 @@ class Jobs:
             future = self._threads.submit(self._work, options, path, import_id,
                                           g.get("request_id"))
         except RuntimeError:  # the pool is shut down: the process is stopping
+            self._dropped(import_id, path)
             self._end(import_id, ledger.Ending(ledger.FAILED, 503, "The service is stopping",
                                                None))
-            _unlink(path)
             raise Unavailable("The service is stopping; send the file again") from None
-        future.add_done_callback(lambda done: done.cancelled() and self._dropped(import_id, path))
+        future.add_done_callback(lambda done: self._cancelled(done, import_id, path))
         return import_id
 
     def close(self, wait: bool = True) -> None:
@@ -203,6 +203,12 @@ class Jobs:
             ledger.finish(self.db, import_id, ending)
         except Exception:
             log.exception("could not record the end of import %d", import_id)
+
+    def _cancelled(self, future: concurrent.futures.Future, import_id: int, path: str) -> None:
+        """A job that never ran (the pool shut down first): its own thread cleans up
+        otherwise."""
+        if future.cancelled():
+            self._dropped(import_id, path)
 
     def _dropped(self, import_id: int, path: str) -> None:
         self.ticker.remove(import_id)

@@ -378,3 +378,14 @@ def test_a_dry_run_is_never_a_job(make_client, sql):
     assert body["data"]["dry_run"] is True
     assert users(sql) == ()
     assert sql(f"SHOW TABLES LIKE '{LEDGER}'") == ()
+
+
+def test_a_job_sent_to_a_stopping_process_is_503_and_recorded_failed(make_app, sql, job_dir):
+    app = make_app()
+    app.extensions["tablegate.jobs"].close()
+    body = assert_envelope_error(upload(app.test_client(), MIXED_CSV, query="?async=true"), 503)
+    assert body["message"] == "The service is stopping; send the file again"
+    assert sql(f"SELECT state, status_code, message FROM {LEDGER}") == (
+        ("failed", 503, "The service is stopping"),)
+    assert list(job_dir.iterdir()) == []
+    assert users(sql) == ()
