@@ -3,7 +3,7 @@ sight: one reader per format, each returning ``(header, rows)`` exactly as
 ``csvio.read_csv_rows`` does, so every format flows into the same chunked insert with the same
 per-row errors, modes and statuses.
 
-Each reads as a stream: ijson events for JSON, one line at a time for NDJSON, openpyxl's
+Each reads as a stream: ijson (its C backend) for JSON, one line at a time for NDJSON, openpyxl's
 read-only mode for XLSX (which holds the sheet's shared strings, not its rows). A reader gives
 text, as the insert path expects, or with ``native=True`` the values as the file typed them, for
 ``tablegate.infer``: a JSON ``true`` is a boolean there and ``"1"`` here.
@@ -185,42 +185,45 @@ def read_json_rows(stream: BinaryIO, native: bool = False) -> tuple[list[str],
                                                                       Iterator[csvio.Row]]:
     """An array of objects. The top level must be an array and its first element an object
     (400 otherwise); a later element that is not an object is that row's error. JSON that
-    breaks off stops the import where it breaks, like a CSV unreadable from some row on."""
-    events = ijson.parse(stream)
-    try:
-        first = next(events)
-    except (ijson.JSONError, UnicodeDecodeError) as exc:
-        if _blank(stream):
-            raise MalformedFile("The file is empty: it must hold an array of objects") \
-                from None
-        raise MalformedFile(f"The file is not JSON: {_reason(exc)}") from None
-    if first[1] != "start_array":
+    breaks off stops the import where it breaks, like a CSV unreadable from some row on.
+
+    The top level is told from its first byte, so that ijson's C backend can read the file
+    itself: twice as fast as feeding it events through Python."""
+    start = _first_byte(stream)
+    if start == b"":
+        raise MalformedFile("The file is empty: it must hold an array of objects")
+    if start != b"[":
         raise MalformedFile("The JSON must be an array of objects; its top level is "
-                            + {"start_map": "an object"}.get(first[1], "a single value"))
-    items = ijson.items(events, "item")
+                            + ("an object" if start == b"{" else "not an array"))
+    items = ijson.items(stream, "item")
     try:
         head = next(items, _MISSING)
     except (ijson.JSONError, UnicodeDecodeError) as exc:
-        raise MalformedFile(f"Row 1 cannot be read, nor anything after it: {_reason(exc)}",
-                            {"row": 1}) from None
+        raise _broken(exc, 0) from None
     if head is _MISSING:
-        _drain(events, 0)
         return [], iter(())
     if not isinstance(head, dict):
         raise MalformedFile(f"The first element of the array is {_kind(head)}: it must be an "
                             "object whose keys name the columns", {"row": 1})
     header = _check_header(list(head))
-    return header, _json_rows(head, items, events, header, native)
+    return header, _json_rows(head, items, header, native)
 
 
-def _blank(stream: BinaryIO) -> bool:
-    """Whether a file the parser found no value in holds only white space (a short look)."""
-    stream.seek(0)
-    start = stream.read(4096)
-    return len(start) < 4096 and not start.strip()
+def _first_byte(stream: BinaryIO) -> bytes:
+    """The first byte that is not white space or a UTF-8 byte-order mark; the stream is left
+    just before it. b"" when there is none."""
+    position = 3 if stream.read(3) == b"\xef\xbb\xbf" else 0
+    stream.seek(position)
+    while chunk := stream.read(8192):
+        stripped = chunk.lstrip(b" \t\r\n")
+        if stripped:
+            stream.seek(position + len(chunk) - len(stripped))
+            return stripped[:1]
+        position += len(chunk)
+    return b""
 
 
-def _json_rows(head: dict, items: Iterator, events: Iterator, header: list[str],
+def _json_rows(head: dict, items: Iterator, header: list[str],
                native: bool) -> Iterator[csvio.Row]:
     keys = frozenset(header)
     yield _object_row(1, head, header, keys, native)
@@ -229,19 +232,18 @@ def _json_rows(head: dict, items: Iterator, events: Iterator, header: list[str],
         for number, obj in enumerate(items, start=2):
             yield _object_row(number, obj, header, keys, native)
     except (ijson.JSONError, UnicodeDecodeError) as exc:
-        raise MalformedFile(f"Row {number + 1} cannot be read, nor anything after it: "
-                            f"{_reason(exc)}", {"row": number + 1}) from None
-    _drain(events, number)
+        raise _broken(exc, number) from None
 
 
-def _drain(events: Iterator, rows: int) -> None:
-    """Whatever follows the array must be nothing (ijson stops reading at its end)."""
-    try:
-        for _ in events:
-            pass
-    except (ijson.JSONError, UnicodeDecodeError) as exc:
-        raise MalformedFile(f"Something follows the array after row {rows}: {_reason(exc)}",
-                            {"row": rows + 1}) from None
+def _broken(exc: Exception, rows: int) -> MalformedFile:
+    """The error for JSON unreadable after ``rows`` rows: malformed, cut off, or followed by
+    something after the array's end."""
+    reason = _reason(exc)
+    if reason.endswith("trailing garbage"):
+        return MalformedFile(f"Something follows the array after its {rows} rows",
+                             {"row": rows + 1})
+    return MalformedFile(f"Row {rows + 1} cannot be read, nor anything after it: {reason}",
+                         {"row": rows + 1})
 
 
 def _reason(exc: Exception) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import io
+import itertools
 import struct
 import tracemalloc
 import zipfile
@@ -125,14 +126,28 @@ def test_json_empty_array_is_no_rows():
     assert read("json", b" [ ] \n") == ([], [])
 
 
+def test_json_may_start_with_a_byte_order_mark_and_white_space():
+    data = b"\xef\xbb\xbf \r\n" + b" " * 10_000 + b'[{"a": 1}]'
+    assert read("json", data) == (["a"], [(1, ("1",), None)])
+
+
+def test_something_after_the_array_stops_the_file_there():
+    header, rows = formats.read_rows("json", io.BytesIO(b'[{"a": 1}, {"a": 2}] [3]'))
+    assert [r.values for r in itertools.islice(rows, 2)] == [("1",), ("2",)]
+    with pytest.raises(formats.MalformedFile) as caught:
+        next(rows)
+    assert caught.value.message == "Something follows the array after its 2 rows"
+    assert caught.value.details == {"row": 3}
+
+
 @pytest.mark.parametrize("data, message", [
     pytest.param(b"", "The file is empty", id="empty"),
     pytest.param(b"   \n", "The file is empty", id="blank"),
     pytest.param(b'{"a": 1}', "its top level is an object", id="object"),
-    pytest.param(b"42", "its top level is a single value", id="scalar"),
+    pytest.param(b"42", "its top level is not an array", id="scalar"),
     pytest.param(b"[1, 2]", "The first element of the array is a number", id="array-of-numbers"),
     pytest.param(b"[{}]", "The first object has no keys", id="empty-object"),
-    pytest.param(b"nope", "The file is not JSON", id="not-json"),
+    pytest.param(b"nope", "its top level is not an array", id="not-json"),
 ])
 def test_json_refused_before_any_row(data, message):
     with pytest.raises(formats.MalformedFile) as caught:
