@@ -80,6 +80,14 @@ def test_the_ledger_is_missing_everywhere_like_a_table_that_does_not_exist(clien
     assert sql(f"SELECT COUNT(*) FROM {LEDGER}") == ((1,),)  # nothing reached it
 
 
+def test_the_ledger_stays_hidden_even_when_the_allow_list_names_it(make_client, sql):
+    client = make_client(tables=("users", LEDGER))
+    assert_envelope_success(upload(client, USERS_CSV))
+    same_answer(client, LEDGER, "nosuch")
+    assert [t["name"] for t in client.get("/api/tables").get_json()["data"]["tables"]] == [
+        "users"]
+
+
 def test_a_configured_ledger_name_is_hidden_and_used(make_client, sql):
     sql("DROP TABLE IF EXISTS import_log")
     try:
