@@ -224,6 +224,15 @@ def test_ndjson_refused(data, message):
     assert message in caught.value.message
 
 
+def test_ndjson_without_an_object_near_the_top_is_refused(monkeypatch):
+    """The lines before the first object are held as row errors until the header is known:
+    only so many."""
+    monkeypatch.setattr(formats, "MAX_LINES_BEFORE_HEADER", 3)
+    with pytest.raises(formats.MalformedFile, match="No JSON object in the first 3 lines"):
+        read("ndjson", b'1\n2\n3\n{"a": 1}\n')
+    assert read("ndjson", b'1\n2\n{"a": 1}\n')[0] == ["a"]
+
+
 def test_ndjson_line_over_the_limit_stops_the_file(monkeypatch):
     monkeypatch.setattr(formats, "MAX_LINE_BYTES", 20)
     header, rows = formats.read_rows("ndjson", io.BytesIO(b'{"a": 1}\n{"a": "' + b"x" * 30

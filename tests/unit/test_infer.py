@@ -108,6 +108,8 @@ def test_ddl_with_a_key_from_the_file():
     pytest.param(["Name", "name"], [("1", "2")], None, "would be the same column",
                  id="case-twins"),
     pytest.param([], [], None, "names no column", id="no-columns"),
+    pytest.param([f"c{i}" for i in range(1001)], [], None, "a table holds at most 1000",
+                 id="too-many-columns"),
 ])
 def test_refused_plans(header, records, key, message):
     with pytest.raises(BadRequest) as caught:
