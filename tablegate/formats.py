@@ -92,6 +92,7 @@ def detect(filename: str | None, content_type: str | None, explicit: str | None)
 def read_rows(fmt: str, stream: BinaryIO, *, sheet: str | None = None,
               max_inflated: int = 1024 ** 3,
               native: bool = False) -> tuple[list[str], Iterator[csvio.Row]]:
+    """The reader of ``fmt``; ``sheet`` and ``max_inflated`` (bytes) apply to XLSX."""
     if fmt == "csv":
         return csvio.read_csv_rows(stream)
     if fmt == "json":
@@ -133,12 +134,12 @@ def _native(value: object) -> object:
     return value
 
 
-def _row(number: int, values: list, missing: object, native: bool) -> csvio.Row:
-    """One Row from one record's values in header order (``missing`` marks absent keys)."""
+def _row(number: int, values: list, native: bool) -> csvio.Row:
+    """One Row from one record's values in header order (``_MISSING`` for an absent key)."""
     if native:
-        cells = tuple([None if v is missing else _native(v) for v in values])
+        cells = tuple([None if v is _MISSING else _native(v) for v in values])
         return csvio.Row(number, cells, 0)
-    cells = tuple([bulk.DEFAULT if v is missing else text(v) for v in values])
+    cells = tuple([bulk.DEFAULT if v is _MISSING else text(v) for v in values])
     joined = "".join([c for c in cells if c is not None])
     if not joined.isascii() and SURROGATES.search(joined.replace(bulk.DEFAULT, "")):
         return csvio.Row(number, None, len(joined), "Row holds text that is not valid Unicode")
@@ -163,7 +164,7 @@ def _object_row(number: int, obj: object, header: list[str], keys: frozenset[str
         extra = next(key for key in obj if key not in keys)
         return csvio.Row(number, None, 0,
                          f"Key {extra!r} is not in the header (the first object's keys)")
-    return _row(number, [obj.get(key, _MISSING) for key in header], _MISSING, native)
+    return _row(number, [obj.get(key, _MISSING) for key in header], native)
 
 
 _MISSING = object()
@@ -443,7 +444,7 @@ def _xlsx_rows(workbook, rows: Iterator[tuple], header: list[str],
                                 f"Row has a value beyond the header's {width} columns")
                 continue
             values = list(cells[:width]) + [None] * (width - len(cells))
-            yield _row(number, values, _MISSING, native)
+            yield _row(number, values, native)
     except TablegateError:
         raise
     except Exception as exc:
