@@ -75,23 +75,26 @@ def run(db: Database, options: Options, stream: BinaryIO,
         extra["dry_run"] = True
     if plan is not None:
         extra.update(ddl=plan.ddl(), columns=plan.describe())
-    if plan is None or options.dry_run:
-        table = plan.schema() if plan is not None else None
-        setup = plan.ddl(temporary=True) if plan is not None else None
-        if table is None:
+    try:
+        if plan is None:
             table, statement = db.prepare(
                 options.table, lambda t: bulk.InsertStatement(t, header, options.mode))
-        else:
-            statement = bulk.InsertStatement(table, header, options.mode)
-        return _import(db, options, table, statement, rows, progress, extra, setup)
-    table, extra["created"] = _create(db, plan)
-    statement = bulk.InsertStatement(table, header, options.mode)
-    try:
-        return _import(db, options, table, statement, rows, progress, extra)
+            return _import(db, options, table, statement, rows, progress, extra)
+        if options.dry_run:
+            table = plan.schema()
+            return _import(db, options, table, bulk.InsertStatement(table, header, options.mode),
+                           rows, progress, extra, setup=plan.ddl(temporary=True))
+        table, extra["created"] = _create(db, plan)
+        try:
+            return _import(db, options, table, bulk.InsertStatement(table, header, options.mode),
+                           rows, progress, extra)
+        except TablegateError as exc:
+            if extra["created"] and not (exc.details or {}).get("rows_inserted"):
+                extra["created"] = not _drop_if_empty(db, table)
+            raise
     except TablegateError as exc:
-        if extra["created"] and not (exc.details or {}).get("rows_inserted"):
-            extra["created"] = not _drop_if_empty(db, table)
-        exc.details = {**(exc.details or {}), **extra}
+        if exc.details and "rows_total" in exc.details:  # an import's summary: say the rest
+            exc.details = {**exc.details, **extra}
         raise
 
 
