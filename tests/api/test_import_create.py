@@ -309,8 +309,17 @@ def test_dry_run_with_every_row_failing_is_422(client, sql):
     assert users(sql) == []
 
 
+def test_dry_run_upsert_changes_no_row(client, sql):
+    sql("INSERT INTO users (id, name, email, age) VALUES (1, 'Old', 'a@x.io', 1)")
+    body = assert_envelope_success(upload(client, "id,name,age\n1,New,2\n2,Added,3\n",
+                                          "users.csv", "?mode=upsert&dry_run=true"))
+    assert body["data"]["rows_inserted"] == 2
+    assert users(sql) == [(1, "Old", "a@x.io", 1)]
+
+
 def test_dry_run_create_shows_the_table_and_creates_nothing(client, sql, fresh):
     fresh("planned")
+    tables_before = sql("SHOW TABLES")
     body = assert_envelope_success(send_json(client, [{"n": 1, "s": "abc"}, {"n": 2, "s": None}],
                                              "planned.json", "?create=true&dry_run=true"))
     assert body["message"] == "Dry run of JSON: every row would import; nothing written"
@@ -321,6 +330,7 @@ def test_dry_run_create_shows_the_table_and_creates_nothing(client, sql, fresh):
                            "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
     assert [c["type"] for c in data["columns"]] == ["bigint", "int", "varchar(3)"]
     assert not exists(sql, "planned")
+    assert sql("SHOW TABLES") == tables_before
     assert_envelope_error(client.get("/api/planned/query"), 404)
 
 
