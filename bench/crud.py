@@ -219,6 +219,8 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 def measure_executor(calls: int, rounds: int, rows: int, log_path: Path) -> dict:
     """Per-call µs of a single-row read: on a held connection, through the pool, through the
     executor. The differences are what each layer adds on the happy path."""
+    from flask import Flask
+
     from tablegate import logs
     from tablegate.config import Config
     from tablegate.db.pool import Pool
@@ -228,12 +230,14 @@ def measure_executor(calls: int, rounds: int, rows: int, log_path: Path) -> dict
     config = Config(db_host=s["host"], db_port=s["port"], db_user=s["user"],
                     db_password=s["password"], db_name=DB_NAME,
                     log_level=os.environ.get("TABLEGATE_LOG_LEVEL", "INFO"))
-    logs.init_app(config.log_level)
+    logs.init_app(Flask("bench"), config.log_level)
     logger = logging.getLogger("tablegate")
     log_file = open(log_path, "a")  # production logs go somewhere: a file here, not a terminal
-    for handler in logger.handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(log_file)
+    production_handlers = logger.handlers[:]
+    to_file = logging.StreamHandler(log_file)
+    to_file.setFormatter(production_handlers[0].formatter)
+    to_file.filters = production_handlers[0].filters
+    logger.handlers = [to_file]
     pool = Pool(config)
     executor = Executor(config, pool)
     rng = random.Random(1)
@@ -278,9 +282,7 @@ def measure_executor(calls: int, rounds: int, rows: int, log_path: Path) -> dict
     finally:
         executor.close()
         pool.close()
-        for handler in logger.handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(sys.stderr)
+        logger.handlers = production_handlers
         log_file.close()
     us = {name: statistics.median(v) for name, v in samples.items()}
     return dict(calls=calls, rounds=rounds, us_per_call=us,

@@ -207,6 +207,7 @@ class PooledTarget:
 
     def run(self, work: Callable[[pymysql.connections.Connection], T]) -> T:
         def operation(session) -> T:
+            session.begin()
             result = work(session.connection)
             session.commit()
             return result
@@ -231,7 +232,8 @@ class AtomicTarget:
     def __init__(self, db: Database, table: Table) -> None:
         self.db, self.table = db, table
         self._dirty = False
-        self._conn = db.run_on(table, lambda session: _open(session, db, {}), borrow=False)
+        self._conn = db.run_on(table, lambda session: _open(session, db, {"autocommit": False}),
+                               borrow=False)
 
     def run(self, work: Callable[[pymysql.connections.Connection], T]) -> T:
         def operation(session) -> T:

@@ -90,6 +90,11 @@ class Config:
             if raw is None:
                 continue
             values[field.name] = _parse(name, raw, field.type)
+        # One pooled connection per gunicorn thread unless told otherwise: fewer makes threads
+        # queue for a connection inside their attempt's timeout, more are never used.
+        threads = environ.get(PREFIX + "THREADS")
+        if "pool_size" not in values and threads is not None:
+            values["pool_size"] = _parse(PREFIX + "THREADS", threads, "int")
         return cls(**values)
 
 

@@ -14,6 +14,8 @@ import logging
 import sys
 import time
 
+import orjson
+
 from flask import Flask, Response, g, has_app_context, request
 
 from tablegate import auth
@@ -44,7 +46,10 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except orjson.JSONEncodeError:  # a lone surrogate, say: escaped rather than lost
+            return json.dumps(entry, default=str)
 
 
 class StdoutHandler(logging.StreamHandler):

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import pymysql
 from flask import g, has_app_context
+from pymysql.constants.SERVER_STATUS import SERVER_STATUS_AUTOCOMMIT, SERVER_STATUS_IN_TRANS
 
 from tablegate import errors, metrics
 from tablegate.config import Config
@@ -90,7 +91,15 @@ class Session:
         cursor.execute(sql, params)
         return cursor
 
+    def begin(self) -> None:
+        """Open the transaction of a write. Connections run in autocommit, so a write that
+        skipped this would be committed statement by statement, out of the gate's reach."""
+        self.connection.begin()
+
     def commit(self) -> None:
+        status = self.connection.server_status
+        if status & SERVER_STATUS_AUTOCOMMIT and not status & SERVER_STATUS_IN_TRANS:
+            raise RuntimeError("commit() without begin(): the write has committed already")
         with self._attempt.lock:
             if self._attempt.state == ABANDONED:
                 raise _Abandoned

@@ -162,6 +162,7 @@ def _select(table: str, filters, columns, order_by, limit, offset, after, count)
 
 
 def _write(session, statement: str, params: list) -> tuple[int, int | None]:
+    session.begin()
     cursor = session.execute(statement, params)
     session.commit()
     return cursor.rowcount, cursor.lastrowid or None
@@ -176,6 +177,7 @@ def _insert_returning(session, table: Table, statements, rows):
     """Row by row in one transaction, so that each row's own auto-increment id is known: the
     ids of one multi-row INSERT are not guaranteed to be consecutive."""
     affected, first_id, found = 0, None, []
+    session.begin()
     for (statement, params), row in zip(statements, rows):
         cursor = session.execute(statement, params)
         affected += cursor.rowcount
@@ -189,6 +191,7 @@ def _insert_returning(session, table: Table, statements, rows):
 
 
 def _patch(session, lock, change, select) -> dict | None:
+    session.begin()
     if not session.execute(*lock).fetchall():
         return None
     session.execute(*change)

@@ -8,19 +8,26 @@ executor (``tablegate.resiliency``) is the only place that decides to retry.
 from __future__ import annotations
 
 import contextlib
+import select
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pymysql
 from dbutils.pooled_db import PooledDB
+from pymysql.constants import SERVER_STATUS
 
 from tablegate.config import Config
 
 # Strict mode on every connection: a bad value is an error (422), never a silent truncation.
 SQL_MODE = ("STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
             "NO_ENGINE_SUBSTITUTION")
+
+# A connection idle for longer is pinged before it is lent; one used more recently is trusted,
+# and if the server dropped it meanwhile the attempt fails with a transient error and is retried.
+IDLE_PING_S = 5.0
 
 
 def connect_args(config: Config) -> dict:
@@ -29,6 +36,9 @@ def connect_args(config: Config) -> dict:
 
     The socket timeouts are a backstop only: the executor gives up on an attempt long before, but
     a worker thread stuck reading from a stalled network must come back eventually.
+
+    Autocommit: a read is one round trip, with no transaction to end afterwards. Writes open
+    theirs explicitly (``Session.begin``), so that their COMMIT still passes the executor's gate.
     """
     backstop = max(config.retry_timeouts_ms) / 1000 * 2 + 1
     args = dict(
@@ -36,7 +46,7 @@ def connect_args(config: Config) -> dict:
         password=config.db_password,
         database=config.db_name,
         charset="utf8mb4",
-        autocommit=False,
+        autocommit=True,
         connect_timeout=backstop,
         read_timeout=backstop,
         write_timeout=backstop,
@@ -62,6 +72,13 @@ class _Connection(pymysql.connections.Connection):
 
     _preferred_tls: ClassVar[ssl.SSLContext | None] = None
 
+    #: ``time.monotonic()`` when the pool last took it back (or when it was made).
+    idle_since: float
+
+    def connect(self, sock: Any = None) -> None:
+        super().connect(sock)
+        self.idle_since = time.monotonic()
+
     def _create_ssl_ctx(self, sslp: Any) -> ssl.SSLContext:
         if sslp:
             return super()._create_ssl_ctx(sslp)
@@ -78,12 +95,12 @@ def _connect(**kwargs: Any) -> pymysql.connections.Connection:
 class Pool:
     def __init__(self, config: Config) -> None:
         # mincached=0: nothing connects at start-up, so the service starts while the database is
-        # down and recovers by itself. ping=1 checks a connection when it is taken from the pool,
-        # so a connection the server closed meanwhile is replaced instead of failing a request.
-        # reset=False: ``connection()`` rolls back itself, outside DBUtils' lock.
+        # down and recovers by itself. ping=0 and reset=False: DBUtils would ping on every
+        # checkout and roll back on every return, two round trips per request, under its lock;
+        # ``connection()`` does both itself, only when needed and outside the lock.
         self._pooled = PooledDB(
             creator=_connect, mincached=0, maxcached=config.pool_size,
-            maxconnections=config.pool_size, blocking=True, ping=1, reset=False,
+            maxconnections=config.pool_size, blocking=True, ping=0, reset=False,
             **connect_args(config),
         )
         self._lock = threading.Lock()
@@ -92,15 +109,17 @@ class Pool:
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[Lease]:
-        """Borrow a connection; on every exit it is rolled back and returned, or closed when its
-        state is unknown (``lease.discard = True``) or it cannot roll back.
+        """Borrow a live connection; on every exit it is returned, after a ROLLBACK if it is
+        left in a transaction, or closed when its state is unknown (``lease.discard = True``) or
+        it cannot roll back.
 
-        Both happen here, on the borrowing thread. Left to DBUtils, the rollback would run under
-        the pool's lock, and a failed one would reconnect there too: a single connection to a
-        stalled server would then keep every other thread from borrowing or returning one for a
-        whole connect timeout. A discarded connection is not rolled back either (it may be
-        killed or stalled; the server rolls back when it goes): it is closed, stays in DBUtils'
-        cache as closed, and the liveness check reopens it when it is next borrowed.
+        Liveness: a connection that was closed (discarded) or idle for ``IDLE_PING_S`` is pinged
+        and, if that fails, reconnected in place, on the borrowing thread. Left to DBUtils, the
+        ping, the rollback and a reconnect would run under the pool's lock, and a single
+        connection to a stalled server would keep every other thread from borrowing or returning
+        one for a whole connect timeout. A discarded connection is not rolled back (it may be
+        killed or stalled; the server rolls back when it goes): it is closed and stays in
+        DBUtils' cache, to be reconnected by its next borrower.
         """
         pooled = self._pooled.connection(shareable=False)
         with self._lock:
@@ -108,14 +127,10 @@ class Pool:
             self.borrowed += 1
         lease = Lease(pooled.dbapi_connection)
         try:
+            lease.check()
             yield lease
         finally:
-            if not lease.discard:
-                lease.rollback()  # discards it when it cannot
-            if lease.discard:
-                # DBUtils' own (steady) connection, closed: on return it is neither rolled back
-                # nor reconnected; the next borrower's liveness check reopens it.
-                pooled._con.close()
+            lease.give_back()
             pooled.close()
             with self._lock:
                 self.in_use -= 1
@@ -127,15 +142,51 @@ class Pool:
 class Lease:
     __slots__ = ("raw", "discard")
 
-    def __init__(self, raw: pymysql.connections.Connection) -> None:
+    def __init__(self, raw: _Connection) -> None:
         self.raw = raw
         self.discard = False
 
-    def rollback(self) -> None:
-        try:
-            self.raw.rollback()
-        except Exception:
-            self.discard = True
+    def check(self) -> None:
+        """Make sure the connection is worth lending, in as few round trips as possible.
+
+        A connection the server or the network closed while it sat in the pool has data or an
+        end-of-file waiting on its socket (the server's "killed" or "timeout" error packet, a FIN,
+        a RST): a zero-timeout poll sees that without a round trip, and the connection is opened
+        anew. One idle for longer than ``IDLE_PING_S`` is also pinged, for what a poll cannot
+        see (a peer that vanished without a word). A stalled network shows neither: the
+        statement then runs out of time and the executor handles it.
+        """
+        raw = self.raw
+        if raw.open and not _hung_up(raw):
+            if time.monotonic() - raw.idle_since <= IDLE_PING_S:
+                return
+            try:
+                raw.ping()
+                return
+            except Exception:
+                pass
+        if raw.open:
+            raw._force_close()  # no QUIT on a connection already gone
+        raw.connect()
+
+    def give_back(self) -> None:
+        raw = self.raw
+        if not self.discard and raw.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS:
+            try:
+                raw.rollback()
+            except Exception:
+                self.discard = True
+        if self.discard:
+            with contextlib.suppress(Exception):
+                raw.close()
+        else:
+            raw.idle_since = time.monotonic()
+
+
+def _hung_up(raw: _Connection) -> bool:
+    poller = select.poll()
+    poller.register(raw._sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def side_connection(config: Config, timeout_s: float,

@@ -66,6 +66,7 @@ def test_abandoned_attempt_cannot_commit_even_unkilled(make_app, events, proxy, 
     def write(session):
         nonlocal calls
         calls += 1
+        session.begin()
         session.execute("INSERT INTO events (marker) VALUES (%s)", (marker,))
         if calls == 1:
             proxy.refuse()
@@ -186,3 +187,16 @@ def test_insert_held_on_the_wire_lands_once(app, client, events, proxy, sql, dat
     assert attempts.outcomes == ["timeout", "connect-timeout", "ok"]
     assert wait_until(lambda: open_transactions(sql, database_name) == 0)
     assert count(sql, marker) == 1
+
+
+def test_commit_without_begin_is_a_programming_error(app, events, sql):
+    """Pooled connections are in autocommit: a write that did not ``begin()`` has committed
+    before it reaches the gate, so ``commit()`` refuses loudly instead of pretending."""
+    executor = app.extensions["tablegate"].executor
+
+    def write(session):
+        session.execute("INSERT INTO events (marker) VALUES (%s)", (7,))
+        session.commit()
+
+    with app.app_context(), pytest.raises(RuntimeError, match="without begin"):
+        executor.run(write)

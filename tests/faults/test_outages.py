@@ -7,6 +7,8 @@ import time
 
 from conftest import assert_envelope_error, assert_envelope_success
 
+from tablegate.db import pool
+
 from .conftest import DEFAULT, assert_schedule, processlist
 
 ANN = {"input": {"name": "Ann", "email": "ann@example.com", "age": 30}}
@@ -89,8 +91,9 @@ def test_blackhole_is_503_then_recovers(app, client, proxy, sql, attempts):
 
 
 def test_pause_is_503_then_recovers(app, client, proxy, sql, database_name, attempts):
-    """Every byte held, both ways: the pooled connection's liveness check never comes back, so
-    no attempt ever reaches the database."""
+    """Every byte held, both ways. A stall leaves nothing on the pooled connection's socket, so
+    it is lent without a ping: the first attempt's statement runs out of time (its kill cannot
+    get through either), and the later attempts cannot even connect."""
     warm(client)
     attempts.clear()
     proxy.pause()
@@ -98,14 +101,15 @@ def test_pause_is_503_then_recovers(app, client, proxy, sql, database_name, atte
     response = client.post("/api/users", json=ANN)
 
     assert_gone(response, attempts, app)
-    assert attempts.outcomes == ["connect-timeout"] * 4
+    assert attempts.outcomes == ["timeout"] + ["connect-timeout"] * 3
     proxy.resume()
     assert_recovered(client, sql, attempts)
     assert processlist(sql, database_name) == []
 
 
 def test_stall_that_clears_during_the_schedule(app, client, proxy, attempts):
-    """Paused until the second attempt has been given up: the third one gets through."""
+    """Paused until the second attempt has been given up: the third one gets through. The first
+    runs out of time on the pooled connection, the second while connecting anew."""
     warm(client)
     attempts.clear()
     proxy.pause()
@@ -115,7 +119,7 @@ def test_stall_that_clears_during_the_schedule(app, client, proxy, attempts):
 
     body = assert_envelope_success(response)
     assert body["retry_count"] == 2
-    assert attempts.outcomes == ["connect-timeout", "connect-timeout", "ok"]
+    assert attempts.outcomes == ["timeout", "connect-timeout", "ok"]
     assert_schedule(attempts.records, app.extensions["tablegate"].config.schedule)
 
 
@@ -138,7 +142,8 @@ def test_connection_reset_mid_query_is_retried(app, client, proxy, sql, attempts
 
 
 def test_reset_between_requests_is_invisible(client, proxy, attempts):
-    """Pooled connections killed while idle are replaced when borrowed: no retry needed."""
+    """Pooled connections killed while idle are replaced when borrowed (the hang-up is seen on
+    their sockets, without a round trip): no retry needed."""
     warm(client)
     proxy.reset()
     attempts.clear()
@@ -165,3 +170,18 @@ def test_pause_mid_statement_keeps_the_schedule(app, client, proxy, sql, attempt
     assert any("could not kill" in warning for warning in attempts.warnings)
     proxy.resume()
     assert_recovered(client, sql, attempts)
+
+
+def test_idle_connection_is_pinged_before_it_is_lent(app, client, proxy, monkeypatch, attempts):
+    """A connection idle past ``IDLE_PING_S`` is pinged first: into a stalled network that ping
+    never returns, so no attempt gets as far as running its statement."""
+    warm(client)
+    monkeypatch.setattr(pool, "IDLE_PING_S", 0.0)
+    attempts.clear()
+    proxy.pause()
+
+    response = client.get("/api/users/query")
+
+    assert_gone(response, attempts, app)
+    assert attempts.outcomes == ["connect-timeout"] * 4
+    proxy.resume()

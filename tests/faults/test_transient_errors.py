@@ -37,6 +37,7 @@ def test_deadlock_victim_is_retried(make_app, counters, database_name, sql, atte
     other_error: list[BaseException] = []
 
     def transfer(session):
+        session.begin()
         session.execute("UPDATE counters SET n = n + 1 WHERE id = 1")
         if not has_row_1.is_set():  # attempt 0 only
             has_row_1.set()
@@ -86,6 +87,7 @@ def test_lock_wait_timeout_is_retried(make_app, counters, holder, sql, attempts)
     attempts.when(lambda r: r.outcome == "transient 1205", holder.rollback)
 
     def bump(session):
+        session.begin()
         session.execute("INSERT INTO counters VALUES (%s, 0)", (marker,))
         session.execute("SET STATEMENT innodb_lock_wait_timeout = 1 FOR "
                         "UPDATE counters SET n = n + 1 WHERE id = 1")

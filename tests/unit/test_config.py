@@ -20,6 +20,20 @@ def test_from_env_reads_prefixed_variables():
     assert config.db_socket is None
 
 
+@pytest.mark.parametrize("environ, pool_size", [
+    pytest.param({}, 8, id="default"),
+    pytest.param({"TABLEGATE_THREADS": "12"}, 12, id="one-per-gunicorn-thread"),
+    pytest.param({"TABLEGATE_THREADS": "12", "TABLEGATE_POOL_SIZE": "4"}, 4, id="explicit-wins"),
+])
+def test_pool_follows_gunicorn_threads(environ, pool_size):
+    assert Config.from_env(environ).pool_size == pool_size
+
+
+def test_threads_that_are_not_a_number_are_one_clear_line():
+    with pytest.raises(ConfigError, match="TABLEGATE_THREADS must be a whole number"):
+        Config.from_env({"TABLEGATE_THREADS": "many"})
+
+
 @pytest.mark.parametrize("environ, fragment", [
     pytest.param({"TABLEGATE_DB_PORT": "abc"}, "TABLEGATE_DB_PORT must be a whole number",
                  id="port-not-number"),
