@@ -134,6 +134,7 @@ def begin(db: Database, table: str, file_format: str, mode: str, digest: str, si
                                (_lock_name(config), LOCK_WAIT_S)).fetchone()[0]:
             raise Unavailable("The import ledger is busy; try again")
         try:
+            session.begin()
             _expire(session, config)
             if not force:
                 _refuse_duplicate(session, ledger, table, digest)
@@ -186,6 +187,7 @@ def beat(db: Database, progress: dict[int, bulk.Tally | None]) -> None:
     live = (PENDING, RUNNING)
 
     def operation(session) -> None:
+        session.begin()
         quiet = [import_id for import_id, tally in progress.items() if tally is None]
         if quiet:
             marks = ", ".join(["%s"] * len(quiet))
@@ -225,8 +227,7 @@ def read(db: Database, import_id: int) -> dict | None:
     ledger = quote_identifier(config.ledger_table)
 
     def operation(session):
-        if _expire(session, config):
-            session.commit()
+        _expire(session, config)  # in autocommit: marking a stale import twice is harmless
         return session.execute(f"SELECT {COLUMNS} FROM {ledger} WHERE id = %s",
                                (import_id,)).fetchone()
 
@@ -266,8 +267,7 @@ def expire_stale(config: Config) -> int:
     timeout = max(config.retry_timeouts_ms) / 1000
     try:
         with contextlib.closing(side_connection(config, timeout)) as conn:
-            marked = _expire(_Plain(conn), config)
-            conn.commit()
+            marked = _expire(_Plain(conn), config)  # in autocommit, like every connection
     except Exception as exc:  # a thread of its own: nobody else would hear of it
         errno = exc.args[0] if isinstance(exc, pymysql.MySQLError) and exc.args else None
         if errno != 1146:  # no ledger yet: nothing was ever cut off
@@ -310,6 +310,7 @@ class _Plain:
 
 def _write(db: Database, statement: str, params: tuple) -> None:
     def operation(session) -> None:
+        session.begin()
         session.execute(statement, params)
         session.commit()
 
