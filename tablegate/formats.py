@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
-import re
 import zipfile
 import zlib
 from collections.abc import Iterator

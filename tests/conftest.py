@@ -2,8 +2,10 @@
 database per test session, dropped afterwards. Tests never touch any other database."""
 from __future__ import annotations
 
+import io
 import uuid
 
+import openpyxl
 import pymysql
 import pytest
 
@@ -143,3 +145,18 @@ def assert_envelope_success(response, status: int = 200) -> dict:
     assert body["timestamp"].endswith("Z")
     assert response.headers.get("X-Request-ID")
     return body
+
+
+def xlsx(*rows, sheets: dict | None = None) -> bytes:
+    """A workbook whose first sheet, ``first``, holds ``rows``; ``sheets`` adds more by title."""
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "first"
+    for row in rows:
+        workbook.active.append(row)
+    for title, more in (sheets or {}).items():
+        sheet = workbook.create_sheet(title)
+        for row in more:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import io
 import json
 
-import openpyxl
 import pytest
 
 from tests.api.test_import import upload, users
-from tests.conftest import assert_envelope_error, assert_envelope_success
+from tests.conftest import assert_envelope_error, assert_envelope_success, xlsx
 
 
 def send_json(client, objects, filename: str, query: str = ""):
@@ -97,14 +95,9 @@ def test_create_from_json_with_booleans_nulls_and_nested_values(client, sql, fre
 
 def test_create_from_xlsx(client, sql, fresh):
     fresh("sheet_made")
-    workbook = openpyxl.Workbook()
-    for row in (["when", "price", "paid"], [datetime.datetime(2024, 1, 2), 19.99, True],
-                [datetime.datetime(2024, 3, 4, 5, 6, 7), 5, False]):
-        workbook.active.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    body = assert_envelope_success(upload(client, buffer.getvalue(), "sheet_made.xlsx",
-                                          "?create=true"))
+    data = xlsx(["when", "price", "paid"], [datetime.datetime(2024, 1, 2), 19.99, True],
+                [datetime.datetime(2024, 3, 4, 5, 6, 7), 5, False])
+    body = assert_envelope_success(upload(client, data, "sheet_made.xlsx", "?create=true"))
     assert body["message"] == "XLSX imported"
     assert columns(sql, "sheet_made")[1:] == [
         ("when", "datetime", "NO", "", ""), ("price", "decimal(4,2)", "NO", "", ""),

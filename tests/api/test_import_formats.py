@@ -8,11 +8,10 @@ import io
 import json
 import zipfile
 
-import openpyxl
 import pytest
 
-from tests.api.test_import import table, upload, users  # noqa: F401 - a fixture among them
-from tests.conftest import assert_envelope_error, assert_envelope_success
+from tests.api.test_import import table, users  # noqa: F401 - fixtures
+from tests.conftest import assert_envelope_error, assert_envelope_success, xlsx
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -31,19 +30,6 @@ def as_json(*objects) -> bytes:
 def as_ndjson(*objects) -> bytes:
     return "".join(json.dumps(o) + "\n" for o in objects).encode()
 
-
-def xlsx(*rows, sheets: dict | None = None) -> bytes:
-    workbook = openpyxl.Workbook()
-    workbook.active.title = "data"
-    for row in rows:
-        workbook.active.append(row)
-    for title, more in (sheets or {}).items():
-        sheet = workbook.create_sheet(title)
-        for row in more:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 ALICE = {"name": "Alice", "email": "alice@example.com", "age": 30}
@@ -259,8 +245,8 @@ def test_xlsx_header_only_imports_nothing(client, sql):
 def test_xlsx_missing_sheet_names_the_sheets(client, sql):
     body = assert_envelope_error(send(client, xlsx(["name"], ["x"], sheets={"Other": []}),
                                       "users.xlsx", "?sheet=Nope"), 400)
-    assert body["message"] == "No worksheet 'Nope' in the workbook; it has: 'data', 'Other'"
-    assert body["details"] == {"parameter": "sheet", "sheets": ["data", "Other"]}
+    assert body["message"] == "No worksheet 'Nope' in the workbook; it has: 'first', 'Other'"
+    assert body["details"] == {"parameter": "sheet", "sheets": ["first", "Other"]}
     assert users(sql) == []
 
 

@@ -10,11 +10,11 @@ import struct
 import tracemalloc
 import zipfile
 
-import openpyxl
 import pytest
 
 from tablegate import bulk, formats
 from tablegate.errors import BadRequest, PayloadTooLarge
+from tests.conftest import xlsx
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -23,19 +23,6 @@ def read(fmt: str, data: bytes, **kwargs):
     header, rows = formats.read_rows(fmt, io.BytesIO(data), **kwargs)
     return header, [(r.number, r.values, r.error) for r in rows]
 
-
-def xlsx(*rows, sheets: dict | None = None) -> bytes:
-    workbook = openpyxl.Workbook()
-    workbook.active.title = "first"
-    for row in rows:
-        workbook.active.append(row)
-    for title, more in (sheets or {}).items():
-        sheet = workbook.create_sheet(title)
-        for row in more:
-            sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 # --- detection ------------------------------------------------------------------------------
