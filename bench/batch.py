@@ -181,7 +181,7 @@ def http_import(port: int, path: Path) -> dict:
         yield tail
 
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    connection.request("POST", "/api/batch/import", body=body(), headers={
+    connection.request("POST", "/api/batch/import?async=false", body=body(), headers={
         "Content-Type": f"multipart/form-data; boundary={boundary}",
         "Content-Length": str(len(head) + path.stat().st_size + len(tail))})
     response = connection.getresponse()
