@@ -38,6 +38,9 @@ T = TypeVar("T")
 # many connections, server shutting down, connection killed).
 TRANSIENT_ERRNOS = frozenset({2002, 2003, 2006, 2013, 2055, 1205, 1213, 1040, 1053, 1927})
 
+# Attempt outcomes (``_log``) that are the database's or the network's fault.
+FAULT_OUTCOMES = frozenset({"timeout", "connect-timeout", "transient", "commit-outcome-unknown"})
+
 KILL_TIMEOUT_S = 0.5
 KILL_POLL_S = 0.005
 
@@ -298,7 +301,10 @@ def _request_id() -> str | None:
 
 def _log(number: int, timeout_ms: int, outcome: str, started: float) -> None:
     metrics.count_attempt(number, outcome)
-    log.info(
+    # The database's faults at WARNING, so that TABLEGATE_LOG_LEVEL=WARNING keeps them and drops
+    # the happy path and the request's own errors (a duplicate key is not the database's fault).
+    log.log(
+        logging.WARNING if outcome.split(" ", 1)[0] in FAULT_OUTCOMES else logging.INFO,
         "db attempt=%d timeout_ms=%d outcome=%s elapsed_ms=%.1f",
         number, timeout_ms, outcome, (time.monotonic() - started) * 1000,
         extra={"request_id": _request_id()},

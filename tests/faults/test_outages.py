@@ -3,6 +3,7 @@ while the database is gone, and the same app recovers by itself when it returns
 (CONTRACT.md "Resiliency", issue 3 item 7)."""
 from __future__ import annotations
 
+import logging
 import time
 
 from conftest import assert_envelope_error, assert_envelope_success
@@ -185,3 +186,21 @@ def test_idle_connection_is_pinged_before_it_is_lent(app, client, proxy, monkeyp
     assert_gone(response, attempts, app)
     assert attempts.outcomes == ["connect-timeout"] * 4
     proxy.resume()
+
+
+def test_at_level_warning_only_the_failed_attempts_are_logged(app, client, proxy, attempts):
+    """``TABLEGATE_LOG_LEVEL=WARNING`` keeps every attempt that failed, drops the happy path."""
+    warm(client)
+    attempts.clear()
+    logging.getLogger("tablegate.db").setLevel(logging.WARNING)  # the fixture restores it
+    fired = proxy.on_client_bytes(b"FROM `users`", "drop")
+
+    body = assert_envelope_success(client.get("/api/users/query"))
+
+    assert fired.is_set()
+    assert body["retry_count"] == 1
+    assert len(attempts.outcomes) == 1
+    assert attempts.outcomes[0].startswith("transient ")
+    assert attempts.warnings == [f"db attempt=0 timeout_ms={attempts.records[0].timeout_ms} "
+                                 f"outcome={attempts.outcomes[0]} "
+                                 f"elapsed_ms={attempts.records[0].elapsed_ms:.1f}"]
