@@ -1,30 +1,36 @@
 #!/usr/bin/env bash
-# Run the tablegate service: venv, a reachable MariaDB, the demo table, then gunicorn.
+# Run the tablegate service: venv, a reachable MariaDB, the demo database, then gunicorn.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
+# The demo database is rebuilt only when no database was named: one chosen by
+# TABLEGATE_DB_NAME is served as it is, never written to here.
+demo="${TABLEGATE_DEMO:-1}"
+if [ -n "${TABLEGATE_DB_NAME:-}" ]; then
+  demo=0
+fi
 export TABLEGATE_DB_NAME="${TABLEGATE_DB_NAME:-tablegate_demo}"
 export TABLEGATE_BIND="${TABLEGATE_BIND:-0.0.0.0:8000}"  # read by gunicorn.conf.py
 
 ensure_venv
 ensure_db
 
-# Fresh seed data on every start, so the demo always begins from the same state.
-if [ "${TABLEGATE_DEMO:-1}" != 0 ]; then
+# A fresh demo database on every start, so that the README's examples always begin from the
+# same state: the users table with three rows, no import ledger, no table an example created.
+if [ "$demo" != 0 ]; then
   db_python '
-db = "`%s`" % env("TABLEGATE_DB_NAME").replace("`", "``")
 cur = conn.cursor()
-cur.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
-cur.execute(f"USE {db}")
-cur.execute("DROP TABLE IF EXISTS users")
+cur.execute("DROP DATABASE IF EXISTS tablegate_demo")
+cur.execute("CREATE DATABASE tablegate_demo CHARACTER SET utf8mb4")
+cur.execute("USE tablegate_demo")
 cur.execute("CREATE TABLE users(id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100), "
             "email VARCHAR(100) UNIQUE, age INT)")
 cur.executemany("INSERT INTO users(name, email, age) VALUES (%s, %s, %s)",
                 [("Alice", "alice@example.com", 30), ("Bob", "bob@example.com", 25),
                  ("Carol", "carol@example.com", 41)])
 '
-  log "demo table $TABLEGATE_DB_NAME.users created with 3 rows"
+  log "demo database tablegate_demo created afresh: users with 3 rows"
 fi
 
 exec .venv/bin/gunicorn -c gunicorn.conf.py wsgi:app
