@@ -142,16 +142,6 @@ def make_app(database_name, seed_tables, proxy):
 
 
 @pytest.fixture
-def app(make_app):
-    return make_app()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def holder(database_name):
     """A second connection straight to MariaDB (not through the proxy) that holds locks."""
     conn = admin_connect(database_name)
