@@ -133,6 +133,10 @@ BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
 
 
 def _problems(config: Config) -> list[str]:
+    # The catalog's own test of a table name; imported here because tablegate.db imports this
+    # module.
+    from tablegate.db.schema import could_name_a_table
+
     problems = []
     for name in ("db_port", "pool_size", "max_body_bytes", "max_upload_bytes", "default_limit",
                  "max_limit", "max_bulk_rows", "import_chunk_rows", "import_max_errors",
@@ -161,14 +165,10 @@ def _problems(config: Config) -> list[str]:
     if config.job_stale_seconds < 3:
         problems.append(f"{PREFIX}JOB_STALE_SECONDS must be at least 3: running imports beat "
                         "once a second")
-    if not _could_be_a_table_name(config.ledger_table):
+    if not could_name_a_table(config.ledger_table):
         problems.append(f"{PREFIX}LEDGER_TABLE must be a table name of 1 to 64 characters")
     for origin in config.cors_origins:
         if origin != "*" and not origin.startswith(("http://", "https://")):
             problems.append(f"{PREFIX}CORS_ORIGINS entries must be * or start with http:// or "
                             f"https://, got {origin!r}")
     return problems
-
-
-def _could_be_a_table_name(name: str) -> bool:
-    return 0 < len(name) <= 64 and "\x00" not in name and max(map(ord, name)) <= 0xFFFF
