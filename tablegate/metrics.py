@@ -48,11 +48,10 @@ TIMEOUT_OUTCOMES = frozenset({"timeout", "connect-timeout"})
 KILLED_OUTCOME = "timeout"
 
 
-def count_attempt(number: int, outcome: str) -> None:
+def count_attempt(number: int, kind: str) -> None:
     """Called by the executor for every attempt, where it logs it (``resiliency._log``);
-    ``outcome`` is ``ok``, ``timeout``, ``transient 2013``, ``error 1062``, ...; the label
-    keeps its first word, so the error numbers do not multiply the series."""
-    kind = outcome.split(" ", 1)[0]
+    ``kind`` is the outcome's first word (``ok``, ``timeout``, ``transient``, ``error``, ...),
+    so that error numbers do not multiply the series."""
     DB_ATTEMPTS.labels(kind).inc()
     if number:
         DB_RETRIES.inc()

@@ -300,11 +300,12 @@ def _request_id() -> str | None:
 
 
 def _log(number: int, timeout_ms: int, outcome: str, started: float) -> None:
-    metrics.count_attempt(number, outcome)
+    kind = outcome.split(" ", 1)[0]  # "transient 2013" is a "transient"
+    metrics.count_attempt(number, kind)
     # The database's faults at WARNING, so that TABLEGATE_LOG_LEVEL=WARNING keeps them and drops
     # the happy path and the request's own errors (a duplicate key is not the database's fault).
     log.log(
-        logging.WARNING if outcome.split(" ", 1)[0] in FAULT_OUTCOMES else logging.INFO,
+        logging.WARNING if kind in FAULT_OUTCOMES else logging.INFO,
         "db attempt=%d timeout_ms=%d outcome=%s elapsed_ms=%.1f",
         number, timeout_ms, outcome, (time.monotonic() - started) * 1000,
         extra={"request_id": _request_id()},
