@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tablegate import csvio, formats
 from tablegate.db.schema import MAX_IDENTIFIER, Column, Table
@@ -229,8 +229,7 @@ def infer(table: str, header: list[str], rows: Iterable[csvio.Row],
     columns = tuple(s.column(name) for s, name in zip(seen, header))
     if key is not None:
         _check_key(key, seen[header.index(key)], columns[header.index(key)])
-        columns = tuple(Inferred(c.name, c.data_type, c.column_type, False, c.max_length)
-                        if c.name == key else c for c in columns)
+        columns = tuple(replace(c, nullable=False) if c.name == key else c for c in columns)
     return Plan(table, _fit_row(columns, key), key)
 
 
@@ -247,8 +246,8 @@ def _fit_row(columns: tuple[Inferred, ...], key: str | None) -> tuple[Inferred, 
             break
         total -= size(column) - 16
         to_text.add(column.name)
-    return tuple(Inferred(c.name, "text", "text", c.nullable) if c.name in to_text else c
-                 for c in columns)
+    return tuple(replace(c, data_type="text", column_type="text", max_length=None)
+                 if c.name in to_text else c for c in columns)
 
 
 def _check_columns(header: list[str], key: str | None) -> None:

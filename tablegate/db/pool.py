@@ -25,8 +25,8 @@ from tablegate.config import Config
 SQL_MODE = ("STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
             "NO_ENGINE_SUBSTITUTION")
 
-# A connection idle for longer is pinged before it is lent; one used more recently is trusted,
-# and if the server dropped it meanwhile the attempt fails with a transient error and is retried.
+# A connection idle for longer is pinged before it is lent; one used more recently is only
+# looked at (``Lease.check``): a hang-up shows on its socket, a silent stall does not.
 IDLE_PING_S = 5.0
 
 
