@@ -47,6 +47,10 @@ def test_threads_that_are_not_a_number_are_one_clear_line():
     pytest.param({"TABLEGATE_LOG_LEVEL": "LOUD"}, "TABLEGATE_LOG_LEVEL must be one of",
                  id="log-level"),
     pytest.param({"TABLEGATE_DEFAULT_LIMIT": "20000"}, "must not exceed", id="limit-order"),
+    pytest.param({"TABLEGATE_LEDGER_TABLE": "x" * 65}, "TABLEGATE_LEDGER_TABLE must be a table",
+                 id="ledger-name-too-long"),
+    pytest.param({"TABLEGATE_LEDGER_TABLE": "bad\udc80name"}, "TABLEGATE_LEDGER_TABLE must be",
+                 id="ledger-name-not-utf8"),
 ])
 def test_misconfiguration_is_one_clear_line(environ, fragment):
     with pytest.raises(ConfigError) as raised:
