@@ -224,7 +224,7 @@ def measure_executor(calls: int, rounds: int, rows: int, log_path: Path) -> dict
     from tablegate import logs
     from tablegate.config import Config
     from tablegate.db.pool import Pool
-    from tablegate.resiliency import Attempt, Executor, Session
+    from tablegate.executor import Attempt, Executor, Session
 
     s = db_settings()
     config = Config(db_host=s["host"], db_port=s["port"], db_user=s["user"],

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from tablegate import auth, cors, db, errors, jobs, logs, metrics
-from tablegate.api import batch, crud, envelope, meta
+from tablegate import cors, gateway, logs, metrics
+from tablegate.api import auth, batch, crud, envelope, meta
+from tablegate.batch.importer import Importer
+from tablegate.batch.jobs import Jobs
 from tablegate.config import Config
 
 __all__ = ["create_app"]
@@ -17,10 +19,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = max(config.max_body_bytes, config.max_upload_bytes)
     envelope.init_app(app)  # first: every later hook and error has the request id
     logs.init_app(app, config.log_level)
-    errors.init_app(app)
-    db.init_app(app, config)
-    jobs.init_app(app, config)
-    metrics.init_app(app)
+    db = gateway.init_app(app, config)
+    importer = app.extensions["tablegate.importer"] = Importer(db)
+    app.extensions["tablegate.jobs"] = Jobs(importer, config)
+    metrics.init_app(app, lambda: db.pool.in_use)
     auth.init_app(app, config)  # after the hooks that time and log: a 401 is logged too
     cors.init_app(app, config)
     app.register_blueprint(meta.bp)

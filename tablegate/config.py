@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tablegate.names import could_name_a_table
+
 PREFIX = "TABLEGATE_"
 
 
@@ -120,23 +122,21 @@ def _parse(name: str, raw: str, kind: str) -> object:
     if kind == "tuple[str, ...]":
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if kind == "bool":
-        if raw.lower() not in BOOLEANS:
+        if raw and raw.lower() not in TRUE_WORDS | FALSE_WORDS:
             raise ConfigError(f"{name} must be true or false, got {raw!r}")
-        return BOOLEANS[raw.lower()]
+        return raw.lower() in TRUE_WORDS
     if kind == "str | None":
         return raw or None
     return raw
 
 
-BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
-            "0": False, "false": False, "no": False, "off": False, "": False}
+#: The words for true and false, in settings and in query strings alike (case-insensitive); an
+#: empty setting is false too.
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
 def _problems(config: Config) -> list[str]:
-    # The catalog's own test of a table name; imported here because tablegate.db imports this
-    # module.
-    from tablegate.db.schema import could_name_a_table
-
     problems = []
     for name in ("db_port", "pool_size", "max_body_bytes", "max_upload_bytes", "default_limit",
                  "max_limit", "max_bulk_rows", "import_chunk_rows", "import_max_errors",

@@ -1,20 +1,10 @@
-"""One error hierarchy, translated to HTTP in one place.
-
-DB code and views raise these; only the handler registered by ``init_app`` speaks HTTP, so every
-error, including the ones Flask and Werkzeug raise themselves, leaves in the contract's envelope
-(CONTRACT.md "Envelopes"). Anything else is logged with the request id and answered as a bare 500.
+"""One error hierarchy, as values: each error knows its HTTP status, but nothing here speaks
+HTTP. DB code and views raise these; the handlers in ``tablegate.api.envelope`` turn them into
+the contract's envelope (CONTRACT.md "Envelopes").
 """
 from __future__ import annotations
 
-import logging
 import re
-
-from flask import Flask
-from werkzeug.exceptions import HTTPException
-
-from tablegate.api import envelope
-
-log = logging.getLogger("tablegate")
 
 
 class TablegateError(Exception):
@@ -64,6 +54,10 @@ class Conflict(TablegateError):
 
 class PayloadTooLarge(TablegateError):
     status = 413
+
+
+class UnsupportedMediaType(TablegateError):
+    status = 415
 
 
 class Unprocessable(TablegateError):
@@ -118,51 +112,19 @@ _NAME = r"`(?:[^`]|``)*`"
 _QUALIFIED = re.compile(rf"{_NAME}\.({_NAME}(?:\.{_NAME})?)")
 
 
+def errno(exc: BaseException) -> int | None:
+    """The MySQL error number of a PyMySQL error (its first argument), or None."""
+    args = getattr(exc, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
 def from_mysql(exc: Exception, table: str | None = None) -> TablegateError | None:
     """The HTTP error for a MySQL error caused by the request, or None if it is not one."""
-    errno = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-    cls = _REQUEST_ERRORS.get(errno)
+    number = errno(exc)
+    cls = _REQUEST_ERRORS.get(number)
     if cls is None:
         return None
     if cls is TableNotFound:
         return TableNotFound(table or "")
     server_text = _QUALIFIED.sub(r"\1", str(exc.args[1]) if len(exc.args) > 1 else "")
-    return cls(f"{_MESSAGES[cls]}: {server_text}", {"mysql_errno": errno})
-
-
-def init_app(app: Flask) -> None:
-    app.register_error_handler(TablegateError, _render_tablegate_error)
-    app.register_error_handler(HTTPException, _render_http_exception)
-    app.register_error_handler(Exception, _render_unexpected)
-
-
-def _render_tablegate_error(exc: TablegateError):
-    response = envelope.error(exc.status, exc.message, exc.details)
-    response.headers.update(exc.headers)
-    return response
-
-
-def _render_http_exception(exc: HTTPException):
-    response = envelope.error(exc.code or 500, _http_message(exc), None)
-    if exc.code == 405 and exc.valid_methods:
-        response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
-    return response
-
-
-def _http_message(exc: HTTPException) -> str:
-    if exc.code == 404:
-        return "Not found"
-    if exc.code == 413:
-        return "Request body too large"
-    if exc.code == 405:
-        return "Method not allowed"
-    if exc.code == 415:
-        return "Unsupported content type"
-    if exc.code == 400:
-        return "Bad request"
-    return exc.name
-
-
-def _render_unexpected(exc: Exception):
-    log.exception("unexpected error")
-    return envelope.error(500, TablegateError.message, None)
+    return cls(f"{_MESSAGES[cls]}: {server_text}", {"mysql_errno": number})

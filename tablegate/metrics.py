@@ -8,19 +8,18 @@ scrape adds them up; without it (tests, the Flask dev server) the process's own 
 Requests are labelled by route template (``/api/<table>/query``), never by path: a label per
 table or per row key would grow without bound and put names and key values into the metrics.
 
-The executor counts its attempts through ``count_attempt``, next to the line it logs for each.
+The executor counts its attempts through ``count_attempt``, the hook the gateway gives it. The
+pool's gauge is read through the callable ``init_app`` is given: this module knows no pool.
 """
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 from flask import Flask, Response, g, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge,
                                Histogram, generate_latest, multiprocess)
-
-# The module, read at call time: tablegate.db imports the executor, which imports this module.
-from tablegate import db
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
@@ -42,16 +41,16 @@ POOL_IN_USE = Gauge("tablegate_db_pool_connections_in_use", "Pooled connections 
 ROWS_IMPORTED = Counter("tablegate_rows_imported_total", "Rows written by CSV imports")
 ROWS_EXPORTED = Counter("tablegate_rows_exported_total", "Rows streamed by CSV exports")
 
-#: Outcomes of the executor's attempts (``resiliency._log``) that are timeouts, and the one of
+#: Outcomes of the executor's attempts (``executor.Outcome.kind``) that are timeouts, and the one of
 #: them after which the statement is killed on the server.
 TIMEOUT_OUTCOMES = frozenset({"timeout", "connect-timeout"})
 KILLED_OUTCOME = "timeout"
 
 
 def count_attempt(number: int, kind: str) -> None:
-    """Called by the executor for every attempt, where it logs it (``resiliency._log``);
-    ``kind`` is the outcome's first word (``ok``, ``timeout``, ``transient``, ``error``, ...),
-    so that error numbers do not multiply the series."""
+    """Called for every attempt of the executor; ``kind`` is the outcome without its error
+    number (``ok``, ``timeout``, ``transient``, ``error``, ...), so that error numbers do not
+    multiply the series."""
     DB_ATTEMPTS.labels(kind).inc()
     if number:
         DB_RETRIES.inc()
@@ -61,34 +60,31 @@ def count_attempt(number: int, kind: str) -> None:
         DB_CANCELLATIONS.inc()
 
 
-def init_app(app: Flask) -> None:
-    app.add_url_rule("/metrics", "metrics", _scrape)
+def init_app(app: Flask, pool_in_use: Callable[[], int]) -> None:
+    """``pool_in_use``: how many pooled connections are lent out now."""
+    app.add_url_rule("/metrics", "metrics", lambda: _scrape(pool_in_use))
     app.before_request(_start)
-    app.after_request(_record)
+    app.after_request(lambda response: _record(response, pool_in_use))
 
 
 def _start() -> None:
     g.metrics_started = time.perf_counter()
 
 
-def _record(response: Response) -> Response:
+def _record(response: Response, pool_in_use: Callable[[], int]) -> Response:
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
     REQUESTS.labels(route, request.method, str(response.status_code)).inc()
     LATENCY.labels(route, request.method).observe(
         time.perf_counter() - g.get("metrics_started", time.perf_counter()))
-    _sample_pool()
+    # Sampled at the end of every request and at every scrape: the pool cannot report changes
+    # itself, and a callback gauge does not work across processes.
+    POOL_IN_USE.set(pool_in_use())
     return response
 
 
-def _sample_pool() -> None:
-    """Sampled at the end of every request and at every scrape: the pool cannot report changes
-    itself, and a callback gauge does not work across processes."""
-    POOL_IN_USE.set(db.database().pool.in_use)
-
-
-def _scrape() -> Response:
+def _scrape(pool_in_use: Callable[[], int]) -> Response:
     """The Prometheus text format, not the envelope: scrapers read it as it is."""
-    _sample_pool()
+    POOL_IN_USE.set(pool_in_use())
     if MULTIPROCESS:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -102,6 +102,7 @@ def make_app(database_name, seed_tables):
     yield build
     for app in apps:
         app.extensions["tablegate.jobs"].close()  # no job thread outlives its test
+        app.extensions["tablegate.importer"].close()
         app.extensions["tablegate"].executor.close()
         app.extensions["tablegate"].pool.close()
 

@@ -6,13 +6,9 @@ from typing import Any
 from flask import request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from tablegate.api.querystring import MAX_OFFSET
-from tablegate.db import database
-from tablegate.errors import BadRequest, TablegateError
-
-
-class UnsupportedMediaType(TablegateError):
-    status = 415
+from tablegate import gateway
+from tablegate.api.params import MAX_OFFSET
+from tablegate.errors import BadRequest, UnsupportedMediaType
 
 
 def read_json() -> dict:
@@ -21,7 +17,7 @@ def read_json() -> dict:
     The app-wide ``MAX_CONTENT_LENGTH`` is the larger upload limit (CSV import); a JSON body
     has its own, smaller one, so it is set on this request before a byte is read.
     """
-    request.max_content_length = database().config.max_body_bytes
+    request.max_content_length = gateway.current().config.max_body_bytes
     if not request.content_length and not request.get_data(cache=True):
         raise BadRequest("Request body is empty: send a JSON object")
     if not request.is_json:

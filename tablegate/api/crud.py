@@ -8,8 +8,9 @@ from urllib.parse import quote
 from flask import Blueprint, request
 from werkzeug.routing import BaseConverter
 
-from tablegate.api import bodies, envelope, querystring
-from tablegate.db import database, sql
+from tablegate import gateway
+from tablegate.api import bodies, envelope, params
+from tablegate.db import sql
 from tablegate.db.schema import Table
 from tablegate.errors import BadRequest, NotFound, PayloadTooLarge
 
@@ -30,10 +31,10 @@ bp.record_once(lambda state: state.app.url_map.converters.setdefault("key", KeyC
 def insert(table: str):
     body = bodies.load(bodies.INSERT, bodies.read_json())
     rows = body["input"] if isinstance(body["input"], list) else [body["input"]]
-    on_conflict = querystring.choice("on_conflict", ("update", "ignore"))
-    representation = querystring.choice(
-        "return", ("minimal", "representation")) == "representation"
-    db = database()
+    args = params.load(params.INSERT, request.args)
+    on_conflict = args.get("on_conflict")
+    representation = args.get("representation") == "representation"
+    db = gateway.current()
     if len(rows) > db.config.max_bulk_rows:
         raise PayloadTooLarge(f"At most {db.config.max_bulk_rows} rows per request",
                               {"rows": len(rows), "max_rows": db.config.max_bulk_rows})
@@ -44,10 +45,10 @@ def insert(table: str):
         affected, last_id, data = db.run_on(
             reflected, lambda s: _insert_returning(s, reflected, statements, rows))
     else:
-        reflected, (statement, params) = db.prepare(
+        reflected, (statement, values) = db.prepare(
             table, lambda t: sql.build_insert(t, rows, on_conflict))
         (affected, last_id), data = db.run_on(
-            reflected, lambda s: _write(s, statement, params)), None
+            reflected, lambda s: _write(s, statement, values)), None
     response = envelope.success(
         "Record inserted successfully" if len(rows) == 1 else "Records inserted successfully",
         {"rows_affected": affected, "last_insert_id": last_id}
@@ -60,10 +61,9 @@ def insert(table: str):
 
 @bp.get("/<table>/query")
 def query_get(table: str):
-    return _select(table, querystring.filters(), querystring.split("columns"),
-                   querystring.split("order_by"), querystring.whole_number("limit"),
-                   querystring.whole_number("offset") or 0, querystring.split("after"),
-                   querystring.choice("count", ("exact",)))
+    args = params.load(params.QUERY, request.args)
+    return _select(table, params.filters(request.args), args["columns"], args["order_by"],
+                   args["limit"], args["offset"], args["after"], args.get("count"))
 
 
 @bp.post("/<table>/query")
@@ -80,10 +80,10 @@ def query_post(table: str):
 def update(table: str):
     body = bodies.load(bodies.UPDATE, bodies.read_json())
     filters = sql.filters_from_body(body["where"])
-    db = database()
-    reflected, (statement, params) = db.prepare(
+    db = gateway.current()
+    reflected, (statement, values) = db.prepare(
         table, lambda t: sql.build_update(t, body["input"], filters))
-    affected, _ = db.run_on(reflected, lambda s: _write(s, statement, params))
+    affected, _ = db.run_on(reflected, lambda s: _write(s, statement, values))
     return envelope.success("Records updated successfully", {"rows_affected": affected})
 
 
@@ -91,9 +91,9 @@ def update(table: str):
 def delete(table: str):
     body = bodies.load(bodies.DELETE, bodies.read_json())
     filters = sql.filters_from_body(body["input"])
-    db = database()
-    reflected, (statement, params) = db.prepare(table, lambda t: sql.build_delete(t, filters))
-    affected, _ = db.run_on(reflected, lambda s: _write(s, statement, params))
+    db = gateway.current()
+    reflected, (statement, values) = db.prepare(table, lambda t: sql.build_delete(t, filters))
+    affected, _ = db.run_on(reflected, lambda s: _write(s, statement, values))
     return envelope.success("Records deleted successfully", {"rows_affected": affected})
 
 
@@ -101,10 +101,10 @@ def delete(table: str):
 def read_row(table: str, key: str):
     """A key value with a comma or a slash is not addressable: the server decodes %2C and %2F
     before routing; such rows are reached through a query instead."""
-    db = database()
-    reflected, (statement, params) = db.prepare(
+    db = gateway.current()
+    reflected, (statement, values) = db.prepare(
         table, lambda t: sql.build_select(t, sql.key_filters(t, key.split(","))))
-    names, rows = db.run_on(reflected, lambda s: _read(s, statement, params))
+    names, rows = db.run_on(reflected, lambda s: _read(s, statement, values))
     if not rows:
         raise _no_row(table, key)
     return envelope.success("Record retrieved successfully", dict(zip(names, rows[0])))
@@ -115,7 +115,7 @@ def patch_row(table: str, key: str):
     """A partial update of one row, answered with the row as it is after the update, read in
     the same transaction."""
     values = bodies.load(bodies.PATCH, bodies.read_json())["input"]
-    db = database()
+    db = gateway.current()
 
     def build(t: Table):
         old = sql.key_filters(t, key.split(","))
@@ -132,24 +132,24 @@ def patch_row(table: str, key: str):
 
 @bp.delete("/<table>/<key:key>")
 def delete_row(table: str, key: str):
-    db = database()
-    reflected, (statement, params) = db.prepare(
+    db = gateway.current()
+    reflected, (statement, values) = db.prepare(
         table, lambda t: sql.build_delete(t, sql.key_filters(t, key.split(","))))
-    affected, _ = db.run_on(reflected, lambda s: _write(s, statement, params))
+    affected, _ = db.run_on(reflected, lambda s: _write(s, statement, values))
     if not affected:
         raise _no_row(table, key)
     return envelope.success("Record deleted successfully", {"rows_affected": affected})
 
 
 def _select(table: str, filters, columns, order_by, limit, offset, after, count):
-    db = database()
+    db = gateway.current()
     limit = min(db.config.default_limit if limit is None else limit, db.config.max_limit)
-    reflected, (statement, params) = db.prepare(
+    reflected, (statement, values) = db.prepare(
         table, lambda t: sql.build_select(t, filters, columns, order_by, limit, offset, after))
     counting = sql.build_count(reflected, filters) if count else None
 
     def read(session):
-        names, rows = _read(session, statement, params)
+        names, rows = _read(session, statement, values)
         total = session.execute(*counting).fetchone()[0] if counting else None
         return names, rows, total
 
@@ -161,15 +161,13 @@ def _select(table: str, filters, columns, order_by, limit, offset, after, count)
         | ({"total": total} if count else {}))
 
 
-def _write(session, statement: str, params: list) -> tuple[int, int | None]:
-    session.begin()
-    cursor = session.execute(statement, params)
-    session.commit()
+def _write(session, statement: str, values: list) -> tuple[int, int | None]:
+    cursor = session.write(statement, values)
     return cursor.rowcount, cursor.lastrowid or None
 
 
-def _read(session, statement: str, params: list) -> tuple[list[str], tuple]:
-    cursor = session.execute(statement, params)
+def _read(session, statement: str, values: list) -> tuple[list[str], tuple]:
+    cursor = session.execute(statement, values)
     return [d[0] for d in cursor.description], cursor.fetchall()
 
 
@@ -178,8 +176,8 @@ def _insert_returning(session, table: Table, statements, rows):
     ids of one multi-row INSERT are not guaranteed to be consecutive."""
     affected, first_id, found = 0, None, []
     session.begin()
-    for (statement, params), row in zip(statements, rows):
-        cursor = session.execute(statement, params)
+    for (statement, values), row in zip(statements, rows):
+        cursor = session.execute(statement, values)
         affected += cursor.rowcount
         first_id = first_id or cursor.lastrowid or None
         key = _key_of(table, row, cursor.lastrowid)

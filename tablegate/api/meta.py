@@ -7,9 +7,9 @@ import threading
 from flask import Blueprint, jsonify
 from flask_swagger_ui import get_swaggerui_blueprint
 
-from tablegate import auth
-from tablegate.api import envelope, openapi
-from tablegate.db import database, schema
+from tablegate import gateway
+from tablegate.api import auth, envelope, openapi
+from tablegate.db import schema
 from tablegate.db.pool import Pool
 from tablegate.errors import Unavailable
 
@@ -37,7 +37,7 @@ def ready():
     ``READY_TIMEOUT_S``; a probe left behind ends by itself within the connection's socket
     timeouts and returns its connection."""
     outcome: list[bool] = []
-    probe = threading.Thread(target=_ping, args=(database().pool, outcome),
+    probe = threading.Thread(target=_ping, args=(gateway.current().pool, outcome),
                              name="tablegate-ready", daemon=True)
     probe.start()
     probe.join(READY_TIMEOUT_S)
@@ -57,7 +57,7 @@ def _ping(pool: Pool, outcome: list[bool]) -> None:
 
 @bp.get("/api/tables")
 def tables():
-    db = database()
+    db = gateway.current()
     reflected = auth.visible(db.catalog.all())
     estimates = db.run(schema.row_estimates)
     listed = [{"name": name, "estimated_rows": estimates.get(name),
@@ -70,14 +70,14 @@ def tables():
 @bp.get("/api/<table>/schema")
 def table_schema(table: str):
     """Read afresh rather than from the cache: this is where a client checks a change."""
-    reflected = database().catalog.refresh(table)
+    reflected = gateway.current().catalog.refresh(table)
     return envelope.success("Schema retrieved successfully", describe(reflected))
 
 
 @bp.get("/openapi.json")
 def openapi_document():
     """The bare document, not the envelope: OpenAPI tools read it as it is."""
-    return jsonify(openapi.document(auth.visible(database().catalog.all())))
+    return jsonify(openapi.document(auth.visible(gateway.current().catalog.all())))
 
 
 def describe(table: schema.Table) -> dict:

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from tablegate.api.querystring import MAX_OFFSET, RESERVED
-from tablegate.bulk import MODES
-from tablegate.formats import FORMATS
-from tablegate.db.schema import Column, Table
+from tablegate.api.params import MAX_OFFSET, RESERVED
+from tablegate.batch.loader import MODES
+from tablegate.db.schema import BINARY_TYPES, Column, Table
 from tablegate.db.sql import OPERATORS
+from tablegate.formats import FORMATS
 
 INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"})
 FLOAT_TYPES = frozenset({"float", "double", "real"})
 DECIMAL_TYPES = frozenset({"decimal", "numeric"})
 TEXT_TYPES = frozenset({"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum",
                         "set"})
-BINARY_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"})
 DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 
 ERROR_STATUSES = {

@@ -30,6 +30,12 @@ SQL_MODE = ("STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_I
 IDLE_PING_S = 5.0
 
 
+def backstop_s(config: Config) -> float:
+    """The socket timeout of every connection, in seconds: twice the schedule's longest attempt,
+    plus one."""
+    return max(config.retry_timeouts_ms) / 1000 * 2 + 1
+
+
 def connect_args(config: Config) -> dict:
     """PyMySQL arguments shared by pooled connections and the side connections that kill
     timed-out statements and stream exports.
@@ -40,7 +46,7 @@ def connect_args(config: Config) -> dict:
     Autocommit: a read is one round trip, with no transaction to end afterwards. Writes open
     theirs explicitly (``Session.begin``), so that their COMMIT still passes the executor's gate.
     """
-    backstop = max(config.retry_timeouts_ms) / 1000 * 2 + 1
+    backstop = backstop_s(config)
     args = dict(
         user=config.db_user,
         password=config.db_password,
@@ -189,11 +195,13 @@ def _hung_up(raw: _Connection) -> bool:
     return bool(poller.poll(0))
 
 
-def side_connection(config: Config, timeout_s: float,
+def side_connection(config: Config, timeout_s: float | None = None,
                     **overrides) -> pymysql.connections.Connection:
-    """A short-lived connection outside the pool (to KILL a statement, or to stream an export);
-    ``overrides`` are PyMySQL arguments, e.g. ``conv`` for an export that wants text."""
+    """A connection outside the pool (to KILL a statement, to stream an export); its socket
+    timeouts are ``timeout_s`` (default ``backstop_s``). ``overrides`` are PyMySQL arguments,
+    e.g. ``conv`` for an export that wants text."""
     args = connect_args(config)
-    args.update(connect_timeout=timeout_s, read_timeout=timeout_s, write_timeout=timeout_s,
-                **overrides)
+    if timeout_s is not None:
+        args.update(connect_timeout=timeout_s, read_timeout=timeout_s, write_timeout=timeout_s)
+    args.update(overrides)
     return _Connection(**args)

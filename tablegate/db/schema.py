@@ -13,9 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tablegate.errors import BadRequest, TableNotFound
-
-# The longest identifier MySQL allows; anything longer cannot name a table.
-MAX_IDENTIFIER = 64
+from tablegate.names import could_name_a_table
 
 #: How long a table's reflection is trusted when a request names a column it lacks. Within it
 #: such a request is refused before a connection is borrowed (STYLE 4), so a stream of requests
@@ -23,6 +21,7 @@ MAX_IDENTIFIER = 64
 #: it the miss reads the table again, so a column added by ALTER TABLE is found.
 COLUMN_MISS_REFRESH_S = 1.0
 
+#: Binary string types: their values travel as base64 text in JSON, CSV and query strings.
 BINARY_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"})
 
 
@@ -129,18 +128,6 @@ def _default(text: str | None) -> str | None:
 def row_estimates(session) -> dict[str, int | None]:
     """The engine's estimate (exact for MyISAM, approximate for InnoDB): cheap, no COUNT(*)."""
     return dict(session.execute(ROW_ESTIMATES_SQL).fetchall())
-
-
-def could_name_a_table(name: str) -> bool:
-    if not name or len(name) > MAX_IDENTIFIER or "\x00" in name:
-        return False
-    try:
-        name.encode("utf-8")  # lone surrogates cannot be sent to the server at all
-    except UnicodeEncodeError:
-        return False
-    # Identifiers are limited to the Basic Multilingual Plane, and INFORMATION_SCHEMA's utf8mb3
-    # columns refuse to compare a character beyond it (error 1267) rather than find nothing.
-    return max(map(ord, name)) <= 0xFFFF
 
 
 class Catalog:

@@ -6,15 +6,14 @@ Datasette's ``Filters`` do.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tablegate.db.codecs import to_db
 from tablegate.db.schema import Column, Table
-from tablegate.errors import BadRequest, Unprocessable
+from tablegate.errors import BadRequest
 
 # Comparison operators: the template takes the quoted column.
 COMPARISONS = {
@@ -290,19 +289,15 @@ def build_delete(table: Table, filters: Sequence[Filter]) -> tuple[str, list]:
     return f"DELETE FROM {quote_identifier(table.name)}{where}", params
 
 
-def to_db(column: Column, value: Any) -> Any:
-    """A JSON value as the parameter for ``column``: objects and arrays as JSON text, base64
-    text as bytes for binary columns (the mirror of how binary values are returned), ``true``
-    and ``false`` as booleans for BOOLEAN columns."""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    if column.is_boolean and value in ("true", "false"):
-        # Query strings carry text: MySQL would cast 'true' to 0 and match the false rows.
-        return value == "true"
-    if column.is_binary and isinstance(value, str):
-        try:
-            return base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raise Unprocessable(f"Column {column.name!r} takes base64 text",
-                                {"column": column.name}) from None
-    return value
+def build_create_table(name: str, columns: Sequence[tuple[str, str, bool]], key: str | None,
+                       auto_key: str | None = None, temporary: bool = False) -> str:
+    """``CREATE TABLE`` for ``columns`` as (name, column type, nullable), with ``key`` as the
+    primary key, or an added ``auto_key`` BIGINT AUTO_INCREMENT column when ``key`` is None.
+    The names must have passed ``names.check``: this is the one statement built from names no
+    reflection has confirmed."""
+    parts = [f"{quote_identifier(auto_key)} BIGINT NOT NULL AUTO_INCREMENT"] if auto_key else []
+    parts += [f"{quote_identifier(column)} {column_type.upper()} "
+              f"{'NULL' if nullable else 'NOT NULL'}" for column, column_type, nullable in columns]
+    parts.append(f"PRIMARY KEY ({quote_identifier(key or auto_key)})")
+    return (f"CREATE {'TEMPORARY ' if temporary else ''}TABLE {quote_identifier(name)} "
+            f"({', '.join(parts)}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tablegate import bulk
+from tablegate.batch import loader
 from tests.conftest import assert_envelope_error, assert_envelope_success
 
 USERS_CSV = "name,email,age\r\nAlice,alice@example.com,30\r\nBob,bob@example.com,25\r\n"
@@ -210,7 +210,7 @@ def test_bytes_that_are_not_utf8_fail_their_row_only(client, sql):
 def test_a_row_too_large_for_one_statement_is_a_row_error(client, sql, monkeypatch):
     """Not sent at all: a packet over max_allowed_packet makes the server drop the connection,
     which would look like an outage and be retried."""
-    monkeypatch.setattr(bulk, "_max_packet", lambda session: 1024 + 300)
+    monkeypatch.setattr(loader, "_max_packet", lambda session: 1024 + 300)
     data = f"name,email,age\na,a@x.io,1\n{'z' * 400},z@x.io,2\nb,b@x.io,3\n"
     body = assert_envelope_success(upload(client, data), 207)
     assert body["data"]["errors"] == [{"row": 2, "error_code": "1153", "message":
@@ -298,8 +298,18 @@ def test_atomic_import_with_a_bad_row_writes_nothing_and_reports_all(make_client
 
 
 def test_atomic_flag_must_be_a_boolean(client):
-    body = assert_envelope_error(upload(client, USERS_CSV, query="?atomic=yes"), 400)
+    body = assert_envelope_error(upload(client, USERS_CSV, query="?atomic=maybe"), 400)
     assert body["details"] == {"parameter": "atomic"}
+
+
+@pytest.mark.parametrize("word", ["yes", "ON", "1", "True"])
+def test_flags_take_the_words_settings_take(client, sql, word):
+    # Issue 12: the truthy words have one home (config.TRUE_WORDS); ?atomic=yes once was a 400
+    # while TABLEGATE_READ_ONLY=yes was true.
+    lines = "name,email,age\nA,a@x.io,1\nB,b@x.io,x\n"
+    body = assert_envelope_error(upload(client, lines, query=f"?atomic={word}"), 422)
+    assert body["message"] == "Nothing imported: 1 rows failed and the import was atomic"
+    assert users(sql) == []
 
 
 # --- refused before any row is written ------------------------------------------------------

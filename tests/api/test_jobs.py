@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from tablegate import ledger
-from tablegate.auth import hash_line
+from tablegate.batch import ledger
+from tablegate.api.auth import hash_line
 from tablegate.config import Config
 from tests.conftest import admin_connect, assert_envelope_error, assert_envelope_success
 
@@ -364,6 +364,7 @@ def test_no_job_thread_or_copy_outlives_its_job(make_app, sql, job_dir):
     job_id = accepted(upload(client, MIXED_CSV, query="?async=true"))
     wait_for(client, job_id, ended)
     app.extensions["tablegate.jobs"].close()
+    app.extensions["tablegate.importer"].close()  # the heartbeat is the importer's
     assert list(job_dir.iterdir()) == []
     assert [thread.name for thread in threading.enumerate()
             if thread.name.startswith(("tablegate-job", "tablegate-heartbeat"))] == []

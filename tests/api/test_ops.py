@@ -10,7 +10,7 @@ import time
 from prometheus_client import REGISTRY
 
 from tablegate import create_app
-from tablegate.auth import hash_line
+from tablegate.api.auth import hash_line
 from tests.conftest import (admin_connect, assert_envelope_error, assert_envelope_success,
                             make_config)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pymysql.converters
 import pytest
 
-from tablegate.bulk import InsertStatement
+from tablegate.batch.loader import InsertStatement
 from tablegate.db.schema import Column, Table
 
 HOSTILE = [

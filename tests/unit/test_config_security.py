@@ -29,7 +29,7 @@ def test_from_env_reads_lists_and_flags():
     assert config.deny_tables == ("audit_log",)
     assert config.read_only is True
     assert config.cors_origins == ("https://a.example", "*")
-    assert config.api_keys == "sha256:ab=*:r"  # checked by tablegate.auth at start-up
+    assert config.api_keys == "sha256:ab=*:r"  # checked by tablegate.api.auth at start-up
     assert config.api_keys_file is None
 
 

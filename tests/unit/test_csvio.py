@@ -6,10 +6,11 @@ import io
 
 import pytest
 
-from tablegate import csvio
+from tablegate.formats import csv as csvio
+from tablegate.formats.rows import Row, chunks
 
 
-def read(data: bytes) -> tuple[list[str], list[csvio.Row]]:
+def read(data: bytes) -> tuple[list[str], list[Row]]:
     """Rows with their values as lists, to compare with list literals."""
     header, rows = csvio.read_csv_rows(io.BytesIO(data))
     return header, [r if r.values is None else r._replace(values=list(r.values)) for r in rows]
@@ -117,12 +118,12 @@ def test_header_only_file_has_no_rows():
 
 @pytest.mark.parametrize("data", [b"", b"\n\n", b"\xef\xbb\xbf"], ids=["empty", "blank", "bom"])
 def test_empty_file_is_refused(data):
-    with pytest.raises(csvio.MalformedCsv, match="empty"):
+    with pytest.raises(csvio.MalformedFile, match="empty"):
         read(data)
 
 
 def test_duplicate_header_names_are_refused():
-    with pytest.raises(csvio.MalformedCsv, match="appears twice") as caught:
+    with pytest.raises(csvio.MalformedFile, match="appears twice") as caught:
         read(b"id,name,id\n1,a,2\n")
     assert caught.value.details == {"column": "id"}
 
@@ -137,7 +138,7 @@ def test_bytes_that_are_not_utf8_are_blamed_on_their_own_row():
 
 
 def test_a_header_that_is_not_utf8_is_refused():
-    with pytest.raises(csvio.MalformedCsv, match="not valid UTF-8"):
+    with pytest.raises(csvio.MalformedFile, match="not valid UTF-8"):
         read(b"caf\xe9,b\n1,2\n")
 
 
@@ -158,7 +159,7 @@ def test_a_field_over_the_limit_stops_reading_naming_the_row(monkeypatch):
     try:
         _, rows = csvio.read_csv_rows(io.BytesIO(b'a\nok\n"' + b"y" * 2000 + b'"\n'))
         assert next(rows).values == ("ok",)
-        with pytest.raises(csvio.MalformedCsv, match="Row 2") as caught:
+        with pytest.raises(csvio.MalformedFile, match="Row 2") as caught:
             next(rows)
         assert caught.value.details == {"row": 2}
     finally:
@@ -174,22 +175,22 @@ def test_the_upload_is_read_as_it_is_consumed():
     assert stream.tell() < 64 * 1024
 
 
-def row(number: int, size: int = 1) -> csvio.Row:
-    return csvio.Row(number, ["v"], size)
+def row(number: int, size: int = 1) -> Row:
+    return Row(number, ["v"], size)
 
 
 def test_chunks_of_a_fixed_number_of_rows():
-    groups = list(csvio.chunks((row(n) for n in range(1, 8)), 3, 10**9))
+    groups = list(chunks((row(n) for n in range(1, 8)), 3, 10**9))
     assert [[r.number for r in g] for g in groups] == [[1, 2, 3], [4, 5, 6], [7]]
 
 
 def test_chunks_are_cut_by_size_of_text_too():
-    groups = list(csvio.chunks([row(1, 400), row(2, 700), row(3, 10), row(4, 10)], 100, 1000))
+    groups = list(chunks([row(1, 400), row(2, 700), row(3, 10), row(4, 10)], 100, 1000))
     assert [[r.number for r in g] for g in groups] == [[1, 2], [3, 4]]
 
 
 def test_no_rows_no_chunks():
-    assert list(csvio.chunks(iter([]), 3, 100)) == []
+    assert list(chunks(iter([]), 3, 100)) == []
 
 
 def encode(rows, names=("a", "b"), converters=None) -> bytes:

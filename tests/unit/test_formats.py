@@ -12,7 +12,10 @@ import zipfile
 
 import pytest
 
-from tablegate import bulk, formats
+from tablegate import formats
+from tablegate.errors import UnsupportedMediaType
+from tablegate.formats import json as json_format, xlsx as xlsx_format
+from tablegate.formats.rows import DEFAULT, MalformedFile, text
 from tablegate.errors import BadRequest, PayloadTooLarge
 from tests.conftest import xlsx
 
@@ -44,7 +47,7 @@ def test_detect(filename, content_type, explicit, expected):
 
 
 def test_detect_contradiction_is_415():
-    with pytest.raises(formats.UnsupportedFormat) as caught:
+    with pytest.raises(UnsupportedMediaType) as caught:
         formats.detect("users.csv", "application/json", None)
     assert caught.value.status == 415
     assert "says CSV" in caught.value.message and "says JSON" in caught.value.message
@@ -74,7 +77,7 @@ def test_detect_unknown_explicit_format_is_400():
     pytest.param({"a": [1, decimal.Decimal("2.5"), "é"]}, '{"a": [1, 2.5, "é"]}', id="nested"),
 ])
 def test_text(value, expected):
-    assert formats.text(value) == expected
+    assert text(value) == expected
 
 
 # --- JSON -----------------------------------------------------------------------------------
@@ -90,7 +93,7 @@ def test_json_values_become_text():
 
 def test_json_missing_key_is_default_and_extra_key_is_a_row_error():
     header, rows = read("json", b'[{"a": 1, "b": 2}, {"a": 3}, {"a": 4, "b": 5, "zz": 6}]')
-    assert rows == [(1, ("1", "2"), None), (2, ("3", bulk.DEFAULT), None),
+    assert rows == [(1, ("1", "2"), None), (2, ("3", DEFAULT), None),
                     (3, None, "Key 'zz' is not in the header (the first object's keys)")]
 
 
@@ -121,7 +124,7 @@ def test_json_may_start_with_a_byte_order_mark_and_white_space():
 def test_something_after_the_array_stops_the_file_there():
     header, rows = formats.read_rows("json", io.BytesIO(b'[{"a": 1}, {"a": 2}] [3]'))
     assert [r.values for r in itertools.islice(rows, 2)] == [("1",), ("2",)]
-    with pytest.raises(formats.MalformedFile) as caught:
+    with pytest.raises(MalformedFile) as caught:
         next(rows)
     assert caught.value.message == "Something follows the array after its 2 rows"
     assert caught.value.details == {"row": 3}
@@ -137,7 +140,7 @@ def test_something_after_the_array_stops_the_file_there():
     pytest.param(b"nope", "its top level is not an array", id="not-json"),
 ])
 def test_json_refused_before_any_row(data, message):
-    with pytest.raises(formats.MalformedFile) as caught:
+    with pytest.raises(MalformedFile) as caught:
         read("json", data)
     assert caught.value.status == 400
     assert message in caught.value.message
@@ -147,7 +150,7 @@ def test_truncated_json_says_how_far_it_got():
     header, rows = formats.read_rows("json", io.BytesIO(b'[{"a": 1}, {"a": 2}, {"a": 3'))
     assert next(rows).values == ("1",)
     assert next(rows).values == ("2",)
-    with pytest.raises(formats.MalformedFile) as caught:
+    with pytest.raises(MalformedFile) as caught:
         next(rows)
     assert caught.value.message == ("Row 3 cannot be read, nor anything after it: "
                                     "parse error: premature EOF")
@@ -155,13 +158,13 @@ def test_truncated_json_says_how_far_it_got():
 
 
 def test_json_error_messages_quote_nothing_of_the_file():
-    with pytest.raises(formats.MalformedFile) as caught:
+    with pytest.raises(MalformedFile) as caught:
         list(read("json", b'[{"a": "secret"}, {"a": secret2}]')[1])
     assert "secret" not in caught.value.message
 
 
 def test_json_lone_surrogate_escape_stops_the_file():
-    with pytest.raises(formats.MalformedFile) as caught:
+    with pytest.raises(MalformedFile) as caught:
         read("json", b'[{"a": "ok"}, {"a": "\\udfff"}]')
     assert caught.value.details == {"row": 2}
 
@@ -185,7 +188,7 @@ def test_ndjson_rows_by_line_with_broken_lines_as_row_errors():
                     (5, None, "Line 5 is not a JSON object but an array"),
                     (6, None, "Line 6 is not valid JSON: NaN is not JSON"),
                     (7, None, "Line 7 is not valid JSON: not UTF-8"),
-                    (8, ("8", bulk.DEFAULT), None)]
+                    (8, ("8", DEFAULT), None)]
 
 
 def test_ndjson_broken_lines_before_the_first_object_are_row_errors():
@@ -206,7 +209,7 @@ def test_ndjson_lone_surrogate_is_a_row_error():
     pytest.param(b"[1]\n2\n", "No line of the file is a JSON object", id="no-object"),
 ])
 def test_ndjson_refused(data, message):
-    with pytest.raises(formats.MalformedFile) as caught:
+    with pytest.raises(MalformedFile) as caught:
         read("ndjson", data)
     assert message in caught.value.message
 
@@ -214,18 +217,18 @@ def test_ndjson_refused(data, message):
 def test_ndjson_without_an_object_near_the_top_is_refused(monkeypatch):
     """The lines before the first object are held as row errors until the header is known:
     only so many."""
-    monkeypatch.setattr(formats, "MAX_LINES_BEFORE_HEADER", 3)
-    with pytest.raises(formats.MalformedFile, match="No JSON object in the first 3 lines"):
+    monkeypatch.setattr(json_format, "MAX_LINES_BEFORE_HEADER", 3)
+    with pytest.raises(MalformedFile, match="No JSON object in the first 3 lines"):
         read("ndjson", b'1\n2\n3\n{"a": 1}\n')
     assert read("ndjson", b'1\n2\n{"a": 1}\n')[0] == ["a"]
 
 
 def test_ndjson_line_over_the_limit_stops_the_file(monkeypatch):
-    monkeypatch.setattr(formats, "MAX_LINE_BYTES", 20)
+    monkeypatch.setattr(json_format, "MAX_LINE_BYTES", 20)
     header, rows = formats.read_rows("ndjson", io.BytesIO(b'{"a": 1}\n{"a": "' + b"x" * 30
                                                           + b'"}\n'))
     assert next(rows).values == ("1",)
-    with pytest.raises(formats.MalformedFile) as caught:
+    with pytest.raises(MalformedFile) as caught:
         next(rows)
     assert caught.value.details == {"row": 2}
 
@@ -260,14 +263,14 @@ def test_xlsx_missing_sheet_names_the_sheets():
 
 def test_xlsx_header_only_and_empty_sheet():
     assert read("xlsx", xlsx(["a", "b"])) == (["a", "b"], [])
-    with pytest.raises(formats.MalformedFile, match="The sheet is empty"):
+    with pytest.raises(MalformedFile, match="The sheet is empty"):
         read("xlsx", xlsx())
 
 
 def test_xlsx_header_with_a_hole_or_a_repeat_is_refused():
-    with pytest.raises(formats.MalformedFile, match="Column 2 of the header row is empty"):
+    with pytest.raises(MalformedFile, match="Column 2 of the header row is empty"):
         read("xlsx", xlsx(["a", None, "c"]))
-    with pytest.raises(formats.MalformedFile, match="appears twice"):
+    with pytest.raises(MalformedFile, match="appears twice"):
         read("xlsx", xlsx(["a", "a"]))
 
 
@@ -277,7 +280,7 @@ def test_xlsx_header_with_a_hole_or_a_repeat_is_refused():
     pytest.param(b"PK\x03\x04truncated", id="zip-magic-only"),
 ])
 def test_not_a_zip_is_400(data):
-    with pytest.raises(formats.MalformedFile) as caught:
+    with pytest.raises(MalformedFile) as caught:
         read("xlsx", data)
     assert caught.value.message == "The file is not an XLSX workbook: it is not a zip archive"
 
@@ -286,7 +289,7 @@ def test_a_zip_that_is_no_workbook_is_400():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("hello.txt", "hi")
-    with pytest.raises(formats.MalformedFile, match="not a readable XLSX workbook"):
+    with pytest.raises(MalformedFile, match="not a readable XLSX workbook"):
         read("xlsx", buffer.getvalue())
 
 
@@ -304,12 +307,12 @@ def zip_of(size: int) -> io.BytesIO:
 
 def test_zip_bomb_is_refused_by_its_ratio_before_inflating():
     with pytest.raises(PayloadTooLarge, match="refused as a zip bomb"):
-        formats.check_zip(zip_of(8 * 1024 * 1024), max_inflated=1024 ** 3)
+        xlsx_format.check_zip(zip_of(8 * 1024 * 1024), max_inflated=1024 ** 3)
 
 
 def test_zip_over_the_inflated_limit_is_refused():
     with pytest.raises(PayloadTooLarge, match="over the limit of 1000"):
-        formats.check_zip(io.BytesIO(xlsx(["a"], [1])), max_inflated=1000)
+        xlsx_format.check_zip(io.BytesIO(xlsx(["a"], [1])), max_inflated=1000)
 
 
 def test_a_zip_that_lies_about_its_sizes_is_refused_without_inflating_it():
@@ -325,8 +328,8 @@ def test_a_zip_that_lies_about_its_sizes_is_refused_without_inflating_it():
     lying = io.BytesIO(data.replace(struct.pack("<I", size), struct.pack("<I", 1000)))
     tracemalloc.start()
     try:
-        with pytest.raises(formats.MalformedFile, match="does not inflate to the size"):
-            formats.check_zip(lying, max_inflated=1024 ** 3)
+        with pytest.raises(MalformedFile, match="does not inflate to the size"):
+            xlsx_format.check_zip(lying, max_inflated=1024 ** 3)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

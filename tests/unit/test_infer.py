@@ -7,12 +7,13 @@ import decimal
 
 import pytest
 
-from tablegate import csvio, infer
+from tablegate.batch import infer
+from tablegate.formats.rows import Row
 from tablegate.errors import BadRequest
 
 
-def rows(*records) -> list[csvio.Row]:
-    return [csvio.Row(n, tuple(values), 0) for n, values in enumerate(records, start=1)]
+def rows(*records) -> list[Row]:
+    return [Row(n, tuple(values), 0) for n, values in enumerate(records, start=1)]
 
 
 def types(*values, key: str | None = None) -> tuple[str, bool]:
@@ -72,7 +73,7 @@ def test_a_wide_row_of_long_strings_moves_the_longest_to_text():
 
 
 def test_rows_with_errors_are_left_out():
-    plan = infer.infer("t", ["c"], [csvio.Row(1, ("1",), 0), csvio.Row(2, None, 0, "bad")])
+    plan = infer.infer("t", ["c"], [Row(1, ("1",), 0), Row(2, None, 0, "bad")])
     assert plan.columns[0].column_type == "int"
 
 

@@ -8,7 +8,7 @@ import logging
 
 from flask import Flask
 
-from tablegate.api.envelope import JSONProvider
+from tablegate.api.jsonprovider import JSONProvider
 from tablegate.logs import JsonFormatter
 
 

@@ -13,7 +13,7 @@ bad row, a bad header) or stopped early with a 503/504 that said how far it got,
 is what the client should do next. Dry runs are never recorded.
 
 A process that dies mid-import leaves its rows ``pending`` or ``running``; their heartbeat then
-stops (``tablegate.jobs`` beats once a second) and any process that looks after
+stops (``Heartbeat`` beats once a second) and any process that looks after
 ``TABLEGATE_JOB_STALE_SECONDS`` marks them failed: at start-up, when a job is read, and before
 every new import is recorded. Times are the server's (``NOW(6)``, UTC on every connection), so
 workers on different hosts agree on what is stale.
@@ -21,22 +21,23 @@ workers on different hosts agree on what is stale.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 import pymysql
 
-from tablegate import bulk
+from tablegate.batch.loader import Tally
 from tablegate.config import Config
-from tablegate.db import Database
 from tablegate.db.pool import side_connection
 from tablegate.db.sql import quote_identifier
-from tablegate.errors import Conflict, TableNotFound, TablegateError, Unavailable
+from tablegate.errors import Conflict, TableNotFound, TablegateError, Unavailable, errno
+from tablegate.gateway import Gateway
+from tablegate.logs import utc_timestamp
 
 log = logging.getLogger("tablegate.ledger")
 
@@ -47,6 +48,9 @@ BLOCK_SIZE = 1024 * 1024
 #: How long recording an import waits for the ledger's lock; the executor's attempt timeout
 #: bounds it too, and kills the wait when it is shorter.
 LOCK_WAIT_S = 2
+
+#: Seconds between two heartbeats (and progress writes) of the live imports.
+BEAT_S = 1.0
 
 #: Seconds a client is told to wait after a 429.
 RETRY_AFTER_S = 5
@@ -108,17 +112,20 @@ class Ending:
         return cls(FAILED, exc.status, exc.message, exc.details)
 
 
-def fingerprint(stream: BinaryIO) -> tuple[str, int]:
-    """SHA-256 and size of the upload, read once block by block and rewound for the import."""
+def fingerprint(stream: BinaryIO, copy: BinaryIO | None = None) -> tuple[str, int]:
+    """SHA-256 (hex) and size in bytes of the upload, read once block by block, written to
+    ``copy`` too when given; ``stream`` is rewound for the import."""
     digest, size = hashlib.sha256(), 0
     for block in iter(lambda: stream.read(BLOCK_SIZE), b""):
         digest.update(block)
         size += len(block)
+        if copy is not None:
+            copy.write(block)
     stream.seek(0)
     return digest.hexdigest(), size
 
 
-def begin(db: Database, table: str, file_format: str, mode: str, digest: str, size: int, *,
+def begin(db: Gateway, table: str, file_format: str, mode: str, digest: str, size: int, *,
           force: bool, background: bool) -> int:
     """Record a new import and return its id, or refuse it: 409 for a file already imported
     into the table, 429 when ``background`` and the jobs limit is reached.
@@ -167,20 +174,20 @@ def _refuse_duplicate(session, ledger: str, table: str, digest: str) -> None:
     if found is None:
         return
     earlier, state, created = found
-    when = _timestamp(created)
+    when = utc_timestamp(created)
     doing = "was imported" if state == DONE else "is being imported"
     raise Conflict(f"This file {doing} into {table!r} already (import {earlier} at {when}); "
                    "send it with ?force=true to import it again",
                    {"import_id": earlier, "state": state, "imported_at": when})
 
 
-def started(db: Database, import_id: int) -> None:
+def started(db: Gateway, import_id: int) -> None:
     ledger = quote_identifier(db.config.ledger_table)
     _write(db, f"UPDATE {ledger} SET state = %s, started_at = NOW(6), heartbeat_at = NOW(6) "
                "WHERE id = %s AND state = %s", (RUNNING, import_id, PENDING))
 
 
-def beat(db: Database, progress: dict[int, bulk.Tally | None]) -> None:
+def beat(db: Gateway, progress: dict[int, Tally | None]) -> None:
     """The heartbeat of live imports, with the counts of those that moved since the last one.
     Only rows still pending or running change: a late beat never undoes the ending."""
     ledger = quote_identifier(db.config.ledger_table)
@@ -206,7 +213,7 @@ def beat(db: Database, progress: dict[int, bulk.Tally | None]) -> None:
     db.run(operation)
 
 
-def finish(db: Database, import_id: int, ending: Ending) -> None:
+def finish(db: Gateway, import_id: int, ending: Ending) -> None:
     """Write how the import ended; the counts come from its summary when it has one."""
     ledger = quote_identifier(db.config.ledger_table)
     result = ending.result or {}
@@ -220,7 +227,7 @@ def finish(db: Database, import_id: int, ending: Ending) -> None:
             json.dumps(ending.result), import_id))
 
 
-def read(db: Database, import_id: int) -> dict | None:
+def read(db: Gateway, import_id: int) -> dict | None:
     """The import as ``GET /api/batch/jobs/{id}`` shows it, after marking the stale ones
     failed; None when there is none (or no ledger yet)."""
     config = db.config
@@ -269,10 +276,10 @@ def expire_stale(config: Config) -> int:
         with contextlib.closing(side_connection(config, timeout)) as conn:
             marked = _expire(_Plain(conn), config)  # in autocommit, like every connection
     except Exception as exc:  # a thread of its own: nobody else would hear of it
-        errno = exc.args[0] if isinstance(exc, pymysql.MySQLError) and exc.args else None
-        if errno != 1146:  # no ledger yet: nothing was ever cut off
+        number = errno(exc) if isinstance(exc, pymysql.MySQLError) else None
+        if number != 1146:  # no ledger yet: nothing was ever cut off
             log.warning("could not check the import ledger for imports cut off: %s",
-                        errno or type(exc).__name__)
+                        number or type(exc).__name__)
         return 0
     if marked:
         log.warning("marked %d imports cut off by a stopped process as failed", marked)
@@ -308,13 +315,8 @@ class _Plain:
         return cursor
 
 
-def _write(db: Database, statement: str, params: tuple) -> None:
-    def operation(session) -> None:
-        session.begin()
-        session.execute(statement, params)
-        session.commit()
-
-    db.run(operation)
+def _write(db: Gateway, statement: str, params: tuple) -> None:
+    db.run(lambda session: session.write(statement, params))
 
 
 def _lock_name(config: Config) -> str:
@@ -323,5 +325,61 @@ def _lock_name(config: Config) -> str:
     return "tablegate-ledger-" + hashlib.sha256(key).hexdigest()[:40]
 
 
-def _timestamp(value: datetime.datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _timestamp(value) -> str | None:
+    return None if value is None else utc_timestamp(value)
+
+
+class Heartbeat:
+    """One thread per process that beats for every live import of the process, started with
+    the first and ending with the last: an idle process runs no thread."""
+
+    def __init__(self, db: Gateway) -> None:
+        self._db = db
+        self._live: dict[int, Tally | None] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, import_id: int) -> None:
+        with self._lock:
+            self._live[import_id] = None
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(target=self._beat, name="tablegate-heartbeat",
+                                                daemon=True)
+                self._thread.start()
+
+    def progress(self, import_id: int) -> Callable[[Tally], None]:
+        """The callback an import calls after each chunk: it keeps a copy of the counts for the
+        next beat and writes nothing itself, so a chunk never waits for the ledger."""
+        def record(tally: Tally) -> None:
+            snapshot = replace(tally, errors=list(tally.errors))
+            with self._lock:
+                if import_id in self._live:
+                    self._live[import_id] = snapshot
+
+        return record
+
+    def remove(self, import_id: int) -> None:
+        with self._lock:
+            self._live.pop(import_id, None)
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(BEAT_S):
+            with self._lock:
+                if not self._live:
+                    self._thread = None
+                    return
+                batch = dict(self._live)
+                self._live.update(dict.fromkeys(batch))
+            try:
+                beat(self._db, batch)
+            except Exception as exc:  # the next beat tries again; staleness is the backstop
+                log.warning("could not write the heartbeat of imports %s: %s",
+                            sorted(batch), getattr(exc, "message", type(exc).__name__))

@@ -10,11 +10,17 @@ takes the same lock to move it to "abandoned"; only one of the two can win. An a
 can no longer commit, so the retry may start at once; an attempt already committing is waited
 for, and its outcome is the answer. A commit whose outcome is unknown (the connection broke while
 committing) is never retried: the client is told so instead of risking a second write.
+
+It knows neither Flask nor the metrics: each attempt's outcome goes to the ``on_attempt`` hook
+the gateway connects (metrics, the response's retry count), and its log lines name the request
+through ``logs.REQUEST_ID``, which the kill threads see because they run in a copy of the
+caller's context.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import contextvars
 import logging
 import threading
 import time
@@ -22,12 +28,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pymysql
-from flask import g, has_app_context
 from pymysql.constants.SERVER_STATUS import SERVER_STATUS_AUTOCOMMIT, SERVER_STATUS_IN_TRANS
 
-from tablegate import errors, metrics
+from tablegate import errors
 from tablegate.config import Config
+from tablegate.logs import REQUEST_ID
 from tablegate.db.pool import Pool, side_connection
+from tablegate.errors import errno
 
 log = logging.getLogger("tablegate.db")
 
@@ -38,7 +45,7 @@ T = TypeVar("T")
 # many connections, server shutting down, connection killed).
 TRANSIENT_ERRNOS = frozenset({2002, 2003, 2006, 2013, 2055, 1205, 1213, 1040, 1053, 1927})
 
-# Attempt outcomes (``_log``) that are the database's or the network's fault.
+# Attempt outcomes (``_report``) that are the database's or the network's fault.
 FAULT_OUTCOMES = frozenset({"timeout", "connect-timeout", "transient", "commit-outcome-unknown"})
 
 KILL_TIMEOUT_S = 0.5
@@ -94,6 +101,13 @@ class Session:
         cursor.execute(sql, params)
         return cursor
 
+    def write(self, sql: str, params: Any = None) -> pymysql.cursors.Cursor:
+        """One statement in a transaction of its own, through the gate before COMMIT."""
+        self.begin()
+        cursor = self.execute(sql, params)
+        self.commit()
+        return cursor
+
     def begin(self) -> None:
         """Open the transaction of a write. Connections run in autocommit, so a write that
         skipped this would be committed statement by statement, out of the gate's reach."""
@@ -114,9 +128,14 @@ class Session:
 
 
 class Executor:
-    def __init__(self, config: Config, pool: Pool) -> None:
+    def __init__(self, config: Config, pool: Pool,
+                 on_attempt: Callable[[int, str], None] = lambda number, kind: None) -> None:
+        """``on_attempt(number, kind)`` is called on the caller's thread after each attempt:
+        its number from 0, and its outcome without the error number (``ok``, ``timeout``,
+        ``connect-timeout``, ``transient``, ``error``, ...)."""
         self.config = config
         self.pool = pool
+        self.on_attempt = on_attempt
         self.schedule = config.schedule
         self._threads = concurrent.futures.ThreadPoolExecutor(
             max_workers=config.pool_size, thread_name_prefix="tablegate-db")
@@ -147,7 +166,6 @@ class Executor:
         for number, (timeout_ms, wait_ms) in enumerate(self.schedule):
             if number:
                 time.sleep(max(0.0, gave_up_at + wait_ms / 1000 - time.monotonic()))
-                _count_retry()
             attempt = Attempt()
             started = time.monotonic()
             future = self._threads.submit(self._attempt, operation, attempt, borrow)
@@ -160,25 +178,25 @@ class Executor:
                     # a pool kept busy by stalled attempts): the database could not be reached.
                     timed_out = attempt.thread_id is not None
                     if timed_out:
-                        kills.append(self._killers.submit(self._kill, attempt.thread_id,
-                                                          _request_id()))
-                    _log(number, timeout_ms, "timeout" if timed_out else "connect-timeout",
+                        kills.append(self._killers.submit(contextvars.copy_context().run,
+                                                          self._kill, attempt.thread_id))
+                    self._report(number, timeout_ms, "timeout" if timed_out else "connect-timeout",
                          started)
                     continue
                 # Committing or finishing: it may have written, so its outcome is the answer.
                 return self._settle(future, number, timeout_ms, started)
             except CommitOutcomeUnknown:
-                _log(number, timeout_ms, "commit-outcome-unknown", started)
+                self._report(number, timeout_ms, "commit-outcome-unknown", started)
                 raise _commit_unknown(number)
             except Exception as exc:
                 if not is_transient(exc):
-                    _log(number, timeout_ms, f"error {_errno(exc)}", started)
+                    self._report(number, timeout_ms, f"error {errno(exc)}", started)
                     raise errors.from_mysql(exc) or exc
                 gave_up_at = time.monotonic()
-                _log(number, timeout_ms, f"transient {_errno(exc)}", started)
+                self._report(number, timeout_ms, f"transient {errno(exc)}", started)
                 timed_out = False
                 continue
-            _log(number, timeout_ms, "ok", started)
+            self._report(number, timeout_ms, "ok", started)
             return result
         details = {"attempts": len(self.schedule)}
         if timed_out:
@@ -190,12 +208,12 @@ class Executor:
         try:
             result = future.result()  # bounded by the connection's socket timeouts
         except CommitOutcomeUnknown:
-            _log(number, timeout_ms, "commit-outcome-unknown", started)
+            self._report(number, timeout_ms, "commit-outcome-unknown", started)
             raise _commit_unknown(number) from None
         except Exception as exc:
-            _log(number, timeout_ms, f"error {_errno(exc)}", started)
+            self._report(number, timeout_ms, f"error {errno(exc)}", started)
             raise errors.from_mysql(exc) or exc
-        _log(number, timeout_ms, "ok-after-timeout", started)
+        self._report(number, timeout_ms, "ok-after-timeout", started)
         return result
 
     def _attempt(self, operation: Callable[[Session], T], attempt: Attempt, borrow: bool) -> T:
@@ -234,7 +252,7 @@ class Executor:
                 close()
         raise _Abandoned
 
-    def _kill(self, thread_id: int, request_id: str | None) -> None:
+    def _kill(self, thread_id: int) -> None:
         """Kill the abandoned attempt's connection on the server, and see it gone.
 
         KILL CONNECTION rather than KILL QUERY: it also rolls back the open transaction and frees
@@ -256,13 +274,26 @@ class Executor:
                         "SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = %s", (thread_id,)):
                     if time.monotonic() > deadline:
                         log.warning("killed connection %s still winding down", thread_id,
-                                    extra={"request_id": request_id})
+                                    extra={"request_id": REQUEST_ID.get()})
                         return
                     time.sleep(KILL_POLL_S)
         except pymysql.MySQLError as exc:
-            if _errno(exc) != 1094:  # unknown thread: it ended by itself
-                log.warning("could not kill connection %s: %s", thread_id, _errno(exc),
-                            extra={"request_id": request_id})
+            if errno(exc) != 1094:  # unknown thread: it ended by itself
+                log.warning("could not kill connection %s: %s", thread_id, errno(exc),
+                            extra={"request_id": REQUEST_ID.get()})
+
+    def _report(self, number: int, timeout_ms: int, outcome: str, started: float) -> None:
+        kind = outcome.split(" ", 1)[0]  # "transient 2013" is a "transient"
+        self.on_attempt(number, kind)
+        # The database's faults at WARNING, so that TABLEGATE_LOG_LEVEL=WARNING keeps them and
+        # drops the happy path and the request's own errors (a duplicate key is not the
+        # database's fault).
+        log.log(
+            logging.WARNING if kind in FAULT_OUTCOMES else logging.INFO,
+            "db attempt=%d timeout_ms=%d outcome=%s elapsed_ms=%.1f",
+            number, timeout_ms, outcome, (time.monotonic() - started) * 1000,
+            extra={"request_id": REQUEST_ID.get()},
+        )
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
@@ -273,13 +304,8 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, pymysql.err.InterfaceError):  # a connection already closed
         return True
     if isinstance(exc, pymysql.MySQLError):
-        return _errno(exc) in TRANSIENT_ERRNOS
+        return errno(exc) in TRANSIENT_ERRNOS
     return isinstance(exc, (ConnectionError, TimeoutError))
-
-
-def _errno(exc: BaseException) -> int | None:
-    args = getattr(exc, "args", ())
-    return args[0] if args and isinstance(args[0], int) else None
 
 
 def _commit_unknown(number: int) -> errors.Unavailable:
@@ -287,26 +313,4 @@ def _commit_unknown(number: int) -> errors.Unavailable:
         "Connection lost while committing: the write may or may not have been applied; "
         "it was not retried",
         {"attempts": number + 1, "commit": "unknown"},
-    )
-
-
-def _count_retry() -> None:
-    if has_app_context():
-        g.retry_count = g.get("retry_count", 0) + 1
-
-
-def _request_id() -> str | None:
-    return g.get("request_id") if has_app_context() else None
-
-
-def _log(number: int, timeout_ms: int, outcome: str, started: float) -> None:
-    kind = outcome.split(" ", 1)[0]  # "transient 2013" is a "transient"
-    metrics.count_attempt(number, kind)
-    # The database's faults at WARNING, so that TABLEGATE_LOG_LEVEL=WARNING keeps them and drops
-    # the happy path and the request's own errors (a duplicate key is not the database's fault).
-    log.log(
-        logging.WARNING if kind in FAULT_OUTCOMES else logging.INFO,
-        "db attempt=%d timeout_ms=%d outcome=%s elapsed_ms=%.1f",
-        number, timeout_ms, outcome, (time.monotonic() - started) * 1000,
-        extra={"request_id": _request_id()},
     )

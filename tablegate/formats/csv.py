@@ -1,7 +1,7 @@
 """CSV in and out for the batch endpoints (CONTRACT.md "Batch"), with no database in sight.
 
 Import is a chain of small generators (STYLE 12): ``read_csv_rows`` decodes the upload as it
-reads it and yields one ``Row`` per record, ``chunks`` groups rows for one INSERT each. Nothing
+reads it and yields one ``Row`` per record, ``rows.chunks`` groups rows for one INSERT each. Nothing
 here holds more than one record and one chunk, so memory stays flat however large the file.
 
 Empty cells follow PostgreSQL's ``COPY ... CSV`` convention, so that an export imports back
@@ -13,43 +13,15 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from itertools import chain
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
-from tablegate.errors import BadRequest
-
-# Bytes that are not UTF-8 decode (surrogateescape) to U+DC80..U+DCFF, which valid UTF-8 never
-# produces; a record holding any surrogate is therefore named as not UTF-8.
-SURROGATES = re.compile("[\ud800-\udfff]")
-
-# Largest field accepted, in characters. Far above csv's default of 128 KiB, yet bounded: a stray
-# quote near the top of a large upload must not read the whole rest of it into one string, and a
-# field larger than the server's packet limit could not be inserted anyway.
-FIELD_SIZE_LIMIT = 16 * 1024 * 1024
+from tablegate.formats.rows import FIELD_SIZE_LIMIT, SURROGATES, MalformedFile, Row
 
 # Lone surrogates used as markers inside export text; no decoded database text can hold one.
 EMPTY_MARK = "\udfff"
 NULL_MARK = "\udffe"
-
-
-class MalformedCsv(BadRequest):
-    """The file cannot be read as CSV from this point on (the contract's 400)."""
-
-
-class Row(NamedTuple):
-    #: 1-based data row number, header excluded (CONTRACT.md "Batch").
-    number: int
-    #: One value per header column, None for an unquoted empty cell; None when ``error`` is set.
-    #: A tuple of strings, which the cyclic GC stops tracking: a chunk of rows held across
-    #: collections is then not promoted and scanned again and again (a third of the import's
-    #: CPU time with lists).
-    values: tuple[str | None, ...] | None
-    #: Characters of CSV text, to bound the size of one chunk's statement.
-    size: int
-    #: Why the record cannot be imported, or None.
-    error: str | None = None
 
 
 _limit_raised = False
@@ -109,16 +81,16 @@ def _read_header(reader: Iterator[list[str]], raw: list[str]) -> list[str]:
     try:
         header = next((fields for fields in reader if fields), None)
     except csv.Error as exc:
-        raise MalformedCsv(f"The header cannot be read: {exc}") from None
+        raise MalformedFile(f"The header cannot be read: {exc}") from None
     if header is None:
-        raise MalformedCsv("The file is empty: its first line must name the columns")
+        raise MalformedFile("The file is empty: its first line must name the columns")
     if SURROGATES.search("".join(raw)):
-        raise MalformedCsv("The header is not valid UTF-8")
+        raise MalformedFile("The header is not valid UTF-8")
     raw.clear()
     seen: set[str] = set()
     for name in header:
         if name in seen:
-            raise MalformedCsv(f"Column {name!r} appears twice in the header", {"column": name})
+            raise MalformedFile(f"Column {name!r} appears twice in the header", {"column": name})
         seen.add(name)
     return header
 
@@ -141,7 +113,7 @@ def _rows(reader: Iterator[list[str]], raw: list[str], width: int) -> Iterator[R
             else:
                 yield _row(number, fields, record, width)
     except csv.Error as exc:
-        raise MalformedCsv(f"Row {number + 1} cannot be read, nor anything after it: {exc}",
+        raise MalformedFile(f"Row {number + 1} cannot be read, nor anything after it: {exc}",
                            {"row": number + 1}) from None
 
 
@@ -187,21 +159,6 @@ def _quoted_fields(record: str) -> set[int]:
         else:
             state = "unquoted"
     return quoted
-
-
-def chunks(rows: Iterable[Row], size: int, max_chars: int) -> Iterator[list[Row]]:
-    """Rows in groups of ``size``, or fewer once their text reaches ``max_chars``, so that one
-    group's INSERT stays well below the server's packet limit."""
-    chunk: list[Row] = []
-    chars = 0
-    for row in rows:
-        chunk.append(row)
-        chars += row.size
-        if len(chunk) >= size or chars >= max_chars:
-            yield chunk
-            chunk, chars = [], 0
-    if chunk:
-        yield chunk
 
 
 class CsvEncoder:

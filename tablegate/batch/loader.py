@@ -1,7 +1,6 @@
-"""CSV rows into a table and a table out as rows, each unit of DB work through the executor
-(CONTRACT.md "Batch" and "Long and streaming operations").
+"""Rows into a table, each unit of DB work through the executor (CONTRACT.md "Batch").
 
-Import. Each chunk is one multi-row INSERT in its own transaction. A chunk that fails because of
+Each chunk is one multi-row INSERT in its own transaction. A chunk that fails because of
 its rows is split in two, each half its own unit, until the failing unit is one row, whose error
 is then reported: good rows land, each bad row costs about 2·log2(chunk) statements instead of a
 whole chunk of single-row ones. Every unit is one executor call that commits at most once (the
@@ -11,14 +10,8 @@ unknown ends the import with a 503 that says how far it got.
 The INSERT text is built here, not with PyMySQL's ``%s`` parameters: the driver escapes each
 value in Python (about 9 s per million five-column rows, more than LOAD DATA takes for the whole
 file). Values are joined with separators no decoded text can contain (lone surrogates; rows
-holding one were rejected by ``csvio``) and escaped with the driver's own table in a few
+holding one were rejected by the readers) and escaped with the driver's own table in a few
 ``str.replace`` passes per chunk. Names still go through ``quote_identifier`` after reflection.
-
-Export. The query runs and the first batch is fetched inside the executor on a connection of the
-export's own, read through an unbuffered ``SSCursor`` and decoded to text only (no int, Decimal
-or datetime objects: CSV wants text, and parsing them back is most of the driver's cost). That
-connection is closed at the end, never pooled: a cursor with unread rows poisons it (PyMySQL
-#292, #1032).
 """
 from __future__ import annotations
 
@@ -31,16 +24,13 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import pymysql
-import pymysql.converters
-import pymysql.cursors
 from pymysql.constants import SERVER_STATUS
 
-from tablegate import csvio
-from tablegate.db import Database
-from tablegate.db.pool import side_connection
-from tablegate.db.schema import BINARY_TYPES, Table
+from tablegate.db.schema import Table
 from tablegate.db.sql import on_duplicate, quote_identifier
 from tablegate.errors import Conflict, TablegateError, Unavailable, Unprocessable, from_mysql
+from tablegate.formats.rows import DEFAULT, Row, chunks
+from tablegate.gateway import Gateway
 
 T = TypeVar("T")
 
@@ -50,20 +40,14 @@ MODES = ("insert", "ignore", "upsert")
 # far below the server's max_allowed_packet whatever the width of the rows.
 MAX_CHUNK_CHARS = 1024 * 1024
 
-# Separators and markers inside a chunk's joined text, replaced after escaping.
-FIELD, RECORD, NULL, DEFAULT, HEX = "\udfff", "\udffe", "\udffd", "\udffc", "\udffb"
+# Separators and markers inside a chunk's joined text, replaced after escaping; lone surrogates,
+# which no decoded text holds. DEFAULT is the readers' marker for a cell a record leaves out.
+FIELD, RECORD, NULL, HEX = "\udfff", "\udffe", "\udffd", "\udffb"
 
 # PyMySQL's escape_string table, and the only escape left under NO_BACKSLASH_ESCAPES.
 BACKSLASH_ESCAPES = (("\\", "\\\\"), ("\0", "\\0"), ("\n", "\\n"), ("\r", "\\r"),
                      ("\x1a", "\\Z"), ("'", "\\'"), ('"', '\\"'))
 QUOTE_ESCAPES = (("'", "''"),)
-
-# Column types PyMySQL hands over as bytes: exported as base64, like the JSON API does.
-BYTES_TYPES = BINARY_TYPES | {"bit", "geometry", "point", "linestring", "polygon", "multipoint",
-                              "multilinestring", "multipolygon", "geometrycollection"}
-
-# PyMySQL's encoders without its decoders: values arrive as the server's text.
-TEXT_ONLY = dict(pymysql.converters.encoders)
 
 AT_ROW = re.compile(r" at row \d+$")
 
@@ -129,7 +113,7 @@ class InsertStatement:
         except (binascii.Error, ValueError):
             raise BadValue(f"Column {self._binary[index]!r} takes base64 text") from None
 
-    def split(self, chunk: list[csvio.Row]) -> tuple[list[tuple[int, tuple[str, ...]]],
+    def split(self, chunk: list[Row]) -> tuple[list[tuple[int, tuple[str, ...]]],
                                                       list[tuple[int, str, str]]]:
         """A chunk as (row number, prepared values) to insert and (row number, error code,
         message) for the rows that cannot even be tried."""
@@ -202,7 +186,7 @@ class Tally:
 class PooledTarget:
     """Each unit on a pooled connection in its own transaction, committed at once."""
 
-    def __init__(self, db: Database, table: Table) -> None:
+    def __init__(self, db: Gateway, table: Table) -> None:
         self.db, self.table = db, table
 
     def run(self, work: Callable[[pymysql.connections.Connection], T]) -> T:
@@ -229,10 +213,10 @@ class AtomicTarget:
     units, so it is never retried: the import ends with nothing written.
     """
 
-    def __init__(self, db: Database, table: Table) -> None:
+    def __init__(self, db: Gateway, table: Table) -> None:
         self.db, self.table = db, table
         self._dirty = False
-        self._conn = db.run_on(table, lambda session: _open(session, db, {"autocommit": False}),
+        self._conn = db.run_on(table, lambda session: db.side_connection(session, autocommit=False),
                                borrow=False)
 
     def run(self, work: Callable[[pymysql.connections.Connection], T]) -> T:
@@ -269,24 +253,8 @@ class AtomicTarget:
         return session
 
 
-def _open(session, db: Database, overrides: dict) -> pymysql.connections.Connection:
-    conn = side_connection(db.config, socket_timeout(db), **overrides)
-    try:
-        session.watch(conn)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def socket_timeout(db: Database) -> float:
-    """The bound on each read of a long-lived side connection once the executor's attempt is
-    over (the later batches of an export): twice the schedule's longest attempt, plus a second."""
-    return max(db.config.retry_timeouts_ms) / 1000 * 2 + 1
-
-
-def import_rows(db: Database, table: Table, statement: InsertStatement,
-                rows: Iterator[csvio.Row], atomic: bool,
+def import_rows(db: Gateway, table: Table, statement: InsertStatement,
+                rows: Iterator[Row], atomic: bool,
                 progress: Callable[[Tally], None] | None = None, *, dry_run: bool = False,
                 setup: str | None = None) -> tuple[Tally, bool]:
     """Insert every row it can; returns the tally and whether the rows stay written.
@@ -309,7 +277,7 @@ def import_rows(db: Database, table: Table, statement: InsertStatement,
     statement.max_bytes = db.run_on(table, _max_packet) - 1024
     target = AtomicTarget(db, table) if atomic or dry_run else PooledTarget(db, table)
     prepared = map(statement.split,
-                   csvio.chunks(rows, db.config.import_chunk_rows, MAX_CHUNK_CHARS))
+                   chunks(rows, db.config.import_chunk_rows, MAX_CHUNK_CHARS))
     try:
         if setup is not None:
             target.run(lambda conn: conn.cursor().execute(setup))
@@ -364,63 +332,3 @@ def _describe(exc: Exception) -> tuple[str, str]:
     # The server counts rows within its one-row statement: its "at row 1" would mislead.
     return (str((exc.details or {}).get("mysql_errno", exc.status)),
             AT_ROW.sub("", exc.message))
-
-
-class Export:
-    """An open export: its own connection, its server-side cursor and the first batch."""
-
-    def __init__(self, conn: pymysql.connections.Connection,
-                 cursor: pymysql.cursors.SSCursor, first: list[tuple], size: int) -> None:
-        self._conn, self._cursor, self._first, self._size = conn, cursor, first, size
-
-    def batches(self) -> Iterator[list[tuple]]:
-        """Later fetches are bounded by the connection's socket timeouts; a failure raises."""
-        batch, self._first = self._first, []
-        while batch:
-            yield batch
-            batch = self._cursor.fetchmany(self._size)
-
-    def close(self) -> None:
-        """Close without draining: reading the unread rows of a large result could take
-        minutes. The server ends the query when the socket closes. The pending result is
-        marked finished first, or its ``__del__`` would try to drain it from the closed socket."""
-        result = self._cursor._result
-        if result is not None:
-            result.unbuffered_active = False
-        if self._conn.open:
-            self._conn.close()
-
-
-def open_export(db: Database, table: Table, statement: str, params: list) -> Export:
-    """Run the query and fetch its first batch as one unit of the executor's schedule."""
-    size = db.config.export_batch_rows
-
-    def operation(session) -> Export:
-        conn = _open(session, db, {"conv": TEXT_ONLY})
-        try:
-            cursor = conn.cursor(pymysql.cursors.SSCursor)
-            cursor.execute(statement, params)
-            return Export(conn, cursor, cursor.fetchmany(size), size)
-        except BaseException:
-            conn.close()
-            raise
-
-    return db.run_on(table, operation, borrow=False)
-
-
-def export_converters(table: Table, names: Sequence[str]) -> list[Callable | None]:
-    """Per output column, how a value becomes CSV text when the server's text will not do:
-    binary as base64 and date-times with ISO 8601's ``T``, as the JSON API writes them."""
-    return [_CONVERTERS.get(table.columns[name].data_type) for name in names]
-
-
-def _base64(value: object) -> object:
-    return base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
-
-
-def _iso_datetime(value: str) -> str:
-    return value[:10] + "T" + value[11:]  # the server writes 'YYYY-MM-DD HH:MM:SS[.ffffff]'
-
-
-_CONVERTERS = {**dict.fromkeys(BYTES_TYPES, _base64),
-               **dict.fromkeys(("datetime", "timestamp"), _iso_datetime)}

@@ -6,8 +6,8 @@ environment or keys file does not leak access (README "Security")::
     sha256:<64 hex digits>=<table>:<r|w|rw>[,<table>:<r|w|rw>...]
 
 entries separated by ``;`` in ``TABLEGATE_API_KEYS`` and by lines in ``TABLEGATE_API_KEYS_FILE``
-(``#`` starts a comment). ``*`` as the table means every table. ``python -m tablegate.auth hash
-<key>`` prints the hash part of an entry.
+(``#`` starts a comment). ``*`` as the table means every table. ``python -m tablegate hash
+<key>`` prints an entry.
 
 The hook decides read or write from the endpoint (the method alone would call ``POST
 /api/{table}/query`` a write) and the table from the URL, or for an import from ``?table=`` or
@@ -20,14 +20,13 @@ import hashlib
 import hmac
 import pathlib
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 from flask import Flask, g, request
 
-from tablegate.api import batch
+from tablegate.api.params import import_table
 from tablegate.config import Config, ConfigError
 from tablegate.errors import BadRequest, Forbidden, Unauthorized
 
@@ -164,7 +163,7 @@ def _may(key: Key, right: str) -> bool:
     here just to find one."""
     if key.allows(ALL_TABLES, right):
         return True
-    return key.allows(requested_table(parse_upload=True), right)
+    return key.allows(requested_table(), right)
 
 
 def visible(tables: dict[str, T]) -> dict[str, T]:
@@ -174,41 +173,14 @@ def visible(tables: dict[str, T]) -> dict[str, T]:
     return tables if key is None else {name: t for name, t in tables.items() if key.sees(name)}
 
 
-def requested_table(parse_upload: bool) -> str | None:
+def requested_table() -> str | None:
     """The table a request is about: the URL's, or an import's ``?table=`` or file name (read
-    as the import view reads it; the upload is parsed only when ``parse_upload``)."""
+    as the import view reads it, which parses the upload)."""
     table = (request.view_args or {}).get("table")
     if table is not None or request.endpoint != IMPORT_ENDPOINT:
         return table
-    if request.args.get("table") is not None:
-        return request.args["table"]
-    if not parse_upload and "files" not in request.__dict__:  # not parsed yet: do not parse
-        return None
-    upload = request.files.get("file")
+    upload = None if "table" in request.args else request.files.get("file")
     try:
-        return batch._table_name(upload) if upload is not None else None
+        return import_table(request.args, upload)
     except BadRequest:
         return None
-
-
-def main(argv: list[str]) -> int:
-    """``hash <key> [scopes]`` prints a whole entry (scopes default to ``*:r``); ``-`` as the key
-    reads it from standard input, keeping it out of the shell's history."""
-    if len(argv) not in (2, 3) or argv[0] != "hash":
-        print("usage: python -m tablegate.auth hash <key | -> [table:r|w|rw,...]",
-              file=sys.stderr)
-        return 2
-    key = sys.stdin.readline().strip() if argv[1] == "-" else argv[1]
-    line = f"{hash_line(key)}={argv[2] if len(argv) == 3 else '*:r'}"
-    try:
-        # Never print an entry the service would refuse.
-        parse_keys(line, "the scopes argument:", ";")
-    except ConfigError as exc:
-        print(f"tablegate: {exc}", file=sys.stderr)
-        return 2
-    print(line)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

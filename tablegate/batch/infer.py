@@ -5,7 +5,7 @@ Each column keeps a few numbers, never the values (memory stays flat however lon
 its most general kind so far, whether an empty or null was seen, the longest text, the integer
 range, the digits before and after a decimal point, the fractional seconds. Kinds widen along
 bool < int < decimal < double and date < datetime; anything else mixed becomes text. Every value
-is judged by the text the insert will send (``formats.text``), so whatever type is chosen takes
+is judged by the text the insert will send (``formats.rows.text``), so whatever type is chosen takes
 every value of the file. Integers written with a leading zero (``007``, postcodes) stay text.
 
 Uniqueness of ``?key=`` is left to the PRIMARY KEY the table gets: holding every key to compare
@@ -18,10 +18,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from tablegate import csvio, formats
-from tablegate.db.schema import MAX_IDENTIFIER, Column, Table
-from tablegate.db.sql import quote_identifier
+from tablegate.db.schema import Column, Table
+from tablegate.db.sql import build_create_table
 from tablegate.errors import BadRequest
+from tablegate.formats.rows import Row, text
+from tablegate.names import check as check_name
 
 # Text up to this many characters is VARCHAR; longer is TEXT. A row's VARCHARs share 65,535
 # bytes (4 per character in utf8mb4), so a wide file of long strings must not be all VARCHAR.
@@ -69,14 +70,9 @@ class Plan:
     key: str | None
 
     def ddl(self, temporary: bool = False) -> str:
-        parts = [] if self.key else [f"{quote_identifier(AUTO_KEY)} BIGINT NOT NULL "
-                                     "AUTO_INCREMENT"]
-        parts += [f"{quote_identifier(c.name)} {c.column_type.upper()} "
-                  f"{'NULL' if c.nullable else 'NOT NULL'}" for c in self.columns]
-        parts.append(f"PRIMARY KEY ({quote_identifier(self.key or AUTO_KEY)})")
-        return (f"CREATE {'TEMPORARY ' if temporary else ''}TABLE "
-                f"{quote_identifier(self.table)} ({', '.join(parts)}) "
-                "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        return build_create_table(
+            self.table, [(c.name, c.column_type, c.nullable) for c in self.columns],
+            self.key, None if self.key else AUTO_KEY, temporary)
 
     def schema(self) -> Table:
         """The table as reflection would read it, for a dry run's temporary table, which
@@ -95,23 +91,6 @@ class Plan:
         return added + [{"name": c.name, "type": c.column_type, "nullable": c.nullable,
                          "key": c.name == self.key, "auto_increment": False}
                         for c in self.columns]
-
-
-def check_name(name: str, what: str) -> None:
-    """A name MariaDB takes for a table or column (quoted: any character but these)."""
-    reason = None
-    if name == "":
-        reason = "it is empty"
-    elif len(name) > MAX_IDENTIFIER:
-        reason = f"it is longer than {MAX_IDENTIFIER} characters"
-    elif name.endswith(" "):
-        reason = "it ends with a space"
-    elif "\x00" in name or formats.SURROGATES.search(name) or max(map(ord, name)) > 0xFFFF:
-        reason = "it holds a character names cannot hold (NUL, or beyond U+FFFF)"
-    if reason:
-        shown = name if len(name) <= 80 else name[:80] + "..."
-        raise BadRequest(f"{what.capitalize()} name {shown!r} cannot be used: {reason}",
-                         {what: shown})
 
 
 class _Seen:
@@ -133,9 +112,9 @@ class _Seen:
             if self.first_null is None:
                 self.first_null = number
             return
-        text = formats.text(value)
-        self.chars = max(self.chars, len(text))
-        self._widen("bool" if isinstance(value, bool) else self._judge(text))
+        sent = text(value)
+        self.chars = max(self.chars, len(sent))
+        self._widen("bool" if isinstance(value, bool) else self._judge(sent))
 
     def _judge(self, text: str) -> str:
         if INTEGER.match(text):
@@ -214,7 +193,7 @@ def _valid(parse, text: str) -> bool:
     return True
 
 
-def infer(table: str, header: list[str], rows: Iterable[csvio.Row],
+def infer(table: str, header: list[str], rows: Iterable[Row],
           key: str | None = None) -> Plan:
     """Read ``rows`` (native values, see ``formats``) once; rows with an error are left out,
     they will be that import's row errors. Raises BadRequest for a name MariaDB would refuse,

@@ -1,0 +1,89 @@
+"""The one app's gateway to the database: its pool, the executor and the reflected schema.
+
+It connects the executor's attempt hook to the metrics and to the response's retry count, so
+that neither the executor nor the DB layer knows Flask.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pymysql
+from flask import Flask, current_app, g, has_app_context
+
+from tablegate import metrics
+from tablegate.config import Config
+from tablegate.db.pool import Pool, side_connection
+from tablegate.db.schema import Catalog, Table, UnknownColumn
+from tablegate.errors import StaleSchema, TableNotFound
+from tablegate.executor import Executor, Session
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Gateway:
+    config: Config
+    pool: Pool
+    executor: Executor
+    catalog: Catalog
+
+    def run(self, operation: Callable, *, borrow: bool = True):
+        return self.executor.run(operation, borrow=borrow)
+
+    def prepare(self, name: str, build: Callable[[Table], T]) -> tuple[Table, T]:
+        """Reflect the table and build a statement for it; if the statement names a column the
+        cached schema does not know, read the table again once (it may have been altered)
+        unless it was read moments ago (``schema.COLUMN_MISS_REFRESH_S``)."""
+        table = self.catalog.require(name)
+        try:
+            return table, build(table)
+        except UnknownColumn:
+            table = self.catalog.recheck(name)
+            return table, build(table)
+
+    def run_on(self, table: Table, operation: Callable[..., T], *, borrow: bool = True) -> T:
+        """Run a statement on a reflected table; a table dropped since is forgotten and a 404, a
+        table altered since (a column it named is gone) is forgotten so the next request reads it
+        again."""
+        try:
+            return self.run(operation, borrow=borrow)
+        except TableNotFound:
+            self.catalog.forget(table.name)
+            raise TableNotFound(table.name) from None
+        except StaleSchema:
+            self.catalog.forget(table.name)
+            raise
+
+    def side_connection(self, session: Session, **overrides) -> pymysql.connections.Connection:
+        """A connection of the attempt's own, outside the pool, for work that outlives the
+        attempt (an export's stream, an atomic import's transaction); killed with the attempt
+        if it times out. ``overrides`` are PyMySQL arguments (``conv``, ``autocommit``)."""
+        conn = side_connection(self.config, **overrides)
+        try:
+            session.watch(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+
+def init_app(app: Flask, config: Config) -> Gateway:
+    pool = Pool(config)
+    executor = Executor(config, pool, on_attempt=_on_attempt)
+    catalog = Catalog(executor.run, config.tables, config.deny_tables,
+                      hidden=(config.ledger_table,))
+    gateway = app.extensions["tablegate"] = Gateway(config, pool, executor, catalog)
+    return gateway
+
+
+def current() -> Gateway:
+    """The gateway of the app serving this request."""
+    return current_app.extensions["tablegate"]
+
+
+def _on_attempt(number: int, kind: str) -> None:
+    metrics.count_attempt(number, kind)
+    if number and has_app_context():  # a background import answers no request
+        g.retry_count = g.get("retry_count", 0) + 1
