@@ -9,10 +9,11 @@ entries separated by ``;`` in ``TABLEGATE_API_KEYS`` and by lines in ``TABLEGATE
 (``#`` starts a comment). ``*`` as the table means every table. ``python -m tablegate hash
 <key>`` prints an entry.
 
-The hook decides read or write from the endpoint (the method alone would call ``POST
-/api/{table}/query`` a write) and the table from the URL, or for an import from ``?table=`` or
-the file name as the import view reads it. Views carry no decorators: one place decides, so a
-new route cannot forget it.
+The hook fails closed: every method but GET, HEAD and OPTIONS is a write, unless its endpoint is
+listed in ``READ_ENDPOINTS`` (``POST /api/{table}/query`` reads, with its filters in a body), so
+a write route added later cannot be reached with a read-only key. The table comes from the URL,
+or for an import from ``?table=`` or the file name as the import view reads it. Views carry no
+decorators: one place decides, so a new route cannot forget it.
 """
 from __future__ import annotations
 
@@ -40,8 +41,9 @@ ALL_TABLES = "*"
 PUBLIC_ENDPOINTS = frozenset({"meta.health", "meta.ready", "metrics"})
 PUBLIC_BLUEPRINTS = frozenset({"swagger_ui"})
 
-WRITE_ENDPOINTS = frozenset({"crud.insert", "crud.update", "crud.delete", "crud.patch_row",
-                             "crud.delete_row", "batch.import_file"})
+#: Methods that read; any other is a write unless its endpoint is in ``READ_ENDPOINTS``.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_ENDPOINTS = frozenset({"crud.query_post"})
 IMPORT_ENDPOINT = "batch.import_file"
 
 _ENTRY = re.compile(r"sha256:(?P<hash>[0-9a-fA-F]{64})=(?P<scopes>.+)")
@@ -127,7 +129,7 @@ def _check(keys: list[Key], read_only: bool) -> None:
     g.api_key = key
     if request.url_rule is None:
         return  # no such route: routing answers 404/405 once the key has been checked
-    right = WRITE if endpoint in WRITE_ENDPOINTS else READ
+    right = READ if request.method in READ_METHODS or endpoint in READ_ENDPOINTS else WRITE
     if right == WRITE and read_only:
         raise Forbidden("The service is read-only")
     if key is not None and not _may(key, right):

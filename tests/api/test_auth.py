@@ -168,6 +168,40 @@ def test_read_only_mode_refuses_every_write(make_app, sql, method, path, body, u
     assert users(sql) == ((1, "Ann", "ann@x", 30),)
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_a_route_added_later_is_a_write_unless_listed_as_a_read(make_app, sql, method):
+    # Issue 12: auth fails closed. The route below was registered with no change to auth; a
+    # read key must not reach it with any method but GET, HEAD and OPTIONS.
+    app = make_app(api_keys=KEYS)
+    reached = []
+
+    @app.route("/api/<table>/later", methods=[method, "GET"])
+    def later(table):
+        reached.append(table)
+        return {"ok": True}
+
+    client = app.test_client()
+    body = assert_envelope_error(client.open("/api/users/later", method=method,
+                                             headers={"X-API-Key": READER}), 403)
+    assert body["message"] == "This key may not write to this table"
+    assert reached == []
+    assert client.get("/api/users/later", headers={"X-API-Key": READER}).status_code == 200
+    assert client.open("/api/users/later", method=method,
+                       headers={"X-API-Key": WRITER}).status_code == 200
+    assert reached == ["users", "users"]
+
+
+def test_read_only_mode_refuses_a_route_added_later(make_app):
+    app = make_app(read_only=True)
+
+    @app.post("/api/<table>/later")
+    def later(table):
+        raise AssertionError("a write route was reached in read-only mode")
+
+    body = assert_envelope_error(app.test_client().post("/api/users/later"), 403)
+    assert body["message"] == "The service is read-only"
+
+
 @pytest.mark.parametrize("method, path, body", READS)
 def test_read_only_mode_still_reads(make_app, sql, method, path, body):
     sql("INSERT INTO users (id, name, email, age) VALUES (1, 'Ann', 'ann@x', 30)")
