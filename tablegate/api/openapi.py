@@ -67,11 +67,7 @@ def column_schema(column: Column) -> dict:
 
 
 def document(tables: dict[str, Table]) -> dict:
-    paths: dict = {
-        "/health": {"get": _operation("Liveness", "Envelope", statuses=())},
-        "/api/tables": {"get": _operation("List the tables", "Envelope", statuses=("503", "504"))},
-        **_batch_paths(sorted(tables)),
-    }
+    paths = _service_paths(sorted(tables))
     schemas: dict = {"Envelope": ENVELOPE, "Error": ERROR}
     for name, table in sorted(tables.items()):
         ref = _component_name(name)
@@ -90,13 +86,30 @@ def document(tables: dict[str, Table]) -> dict:
     }
 
 
+def _service_paths(names: list[str]) -> dict:
+    """The paths about no single table: probes, metrics, discovery, this document, imports."""
+    return {
+        "/health": {"get": _operation("Liveness", "Envelope", statuses=())},
+        "/ready": {"get": _operation("Readiness: SELECT 1 through the pool", "Envelope",
+                                     statuses=("503",))},
+        "/metrics": {"get": _text_operation("Prometheus metrics", "text/plain",
+                                            "Prometheus text format")},
+        "/api/tables": {"get": _operation("List the tables", "Envelope", statuses=("503", "504"))},
+        "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {
+            "description": "OpenAPI 3.1",
+            "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        **_batch_paths(names),
+    }
+
+
 def _table_paths(table: Table, ref: str) -> dict:
-    base = "/api/" + quote(table.name, safe="")
+    segment = quote(table.name, safe="")
+    base = "/api/" + segment
     row = {"$ref": f"#/components/schemas/{ref}"}
     filters = {"type": "object", "additionalProperties": True,
                "description": "column → value, null, or {operator: value}; operators: "
                               + ", ".join(OPERATORS)}
-    return {
+    paths = {
         base: {
             "post": _operation(
                 f"Insert into {table.name}", "Envelope", status="201", parameters=[
@@ -119,13 +132,14 @@ def _table_paths(table: Table, ref: str) -> dict:
         },
         base + "/query": {
             "get": _operation(f"Query {table.name}", "Envelope",
-                              parameters=_query_parameters(table)),
+                              parameters=_query_parameters(list(table.columns), paging=True)),
             "post": _operation(
                 f"Query {table.name}", "Envelope",
                 body={"type": "object", "additionalProperties": False, "properties": {
                     "input": filters,
                     "columns": {"type": "array", "items": {"enum": list(table.columns)}},
-                    "order_by": {"type": "array", "items": {"enum": _order_terms(table)}},
+                    "order_by": {"type": "array",
+                                 "items": {"enum": _order_terms(list(table.columns))}},
                     "limit": {"type": "integer", "minimum": 0},
                     "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
                     "after": {}, "count": {"enum": ["exact"]},
@@ -147,11 +161,21 @@ def _table_paths(table: Table, ref: str) -> dict:
             "delete": _operation(f"Delete one row of {table.name}", "Envelope"),
         },
     }
+    for path in (base + "/export", "/api/batch/" + segment + "/export"):
+        paths[path] = {"get": _export_operation(table.name, list(table.columns))}
+    return paths
+
+
+def _export_operation(label: str, columns: list[str]) -> dict:
+    export = _operation(f"Export {label} as CSV", "Envelope",
+                        parameters=_query_parameters(columns, paging=False))
+    export["responses"]["200"] = _text_response(
+        "The rows as CSV (RFC 4180, UTF-8, header line first), streamed", "text/csv")
+    return export
 
 
 def _batch_paths(names: list[str]) -> dict:
-    """The import of a file into any table, and its job; the exports are CSV, not JSON, and
-    are documented in the README only."""
+    """The import of a file into any table, and its job (the exports are per table)."""
     table = {"enum": names} if names else {"type": "string"}
     flag = {"enum": ["true", "false"]}
     import_file = _operation(
@@ -194,25 +218,40 @@ def _batch_paths(names: list[str]) -> dict:
             "/api/batch/jobs/{job_id}": {"get": job}}
 
 
-def _query_parameters(table: Table) -> list[dict]:
+def _query_parameters(columns: list[str], *, paging: bool) -> list[dict]:
+    """The query string of a query (``paging``: with ``after`` and ``count``) or an export."""
     params = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}},
         {"name": "offset", "in": "query",
          "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
-        {"name": "order_by", "in": "query", "schema": {"enum": _order_terms(table)}},
-        {"name": "columns", "in": "query", "schema": {"enum": list(table.columns)}},
-        {"name": "after", "in": "query", "schema": {"type": "string"},
-         "description": "keyset pagination: primary-key values of the last row seen"},
-        {"name": "count", "in": "query", "schema": {"enum": ["exact"]}},
     ]
+    # Comma-separated lists (querystring.split): a name with a comma cannot be sent in one.
+    listable = [c for c in columns if "," not in c]
+    if listable:
+        params += [
+            _list_parameter("order_by", {"enum": _order_terms(listable)},
+                            "column names, -name for descending"),
+            _list_parameter("columns", {"enum": listable}, "the columns to return; else all"),
+        ]
+    if paging:
+        params += [
+            {"name": "after", "in": "query", "schema": {"type": "string"},
+             "description": "keyset pagination: primary-key values of the last row seen"},
+            {"name": "count", "in": "query", "schema": {"enum": ["exact"]}},
+        ]
     params += [{"name": c, "in": "query", "schema": {"type": "string"},
                 "description": "filter: value, or operator.value (gte.30, in.1,2, is.null)"}
-               for c in table.columns if c not in RESERVED]
+               for c in columns if c not in RESERVED]
     return params
 
 
-def _order_terms(table: Table) -> list[str]:
-    return [term for c in table.columns for term in (c, "-" + c)]
+def _list_parameter(name: str, items: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "style": "form", "explode": False,
+            "schema": {"type": "array", "items": items}, "description": description}
+
+
+def _order_terms(columns: list[str]) -> list[str]:
+    return [term for c in columns for term in (c, "-" + c)]
 
 
 def _component_name(table: str) -> str:
@@ -234,6 +273,14 @@ def _operation(summary: str, schema: str, *, status: str = "200", body: dict | N
     if parameters:
         op["parameters"] = parameters
     return op
+
+
+def _text_operation(summary: str, media: str, description: str) -> dict:
+    return {"summary": summary, "responses": {"200": _text_response(description, media)}}
+
+
+def _text_response(description: str, media: str) -> dict:
+    return {"description": description, "content": {media: {"schema": {"type": "string"}}}}
 
 
 def _response(description: str, schema: str) -> dict:
