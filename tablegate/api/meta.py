@@ -76,8 +76,11 @@ def table_schema(table: str):
 
 @bp.get("/openapi.json")
 def openapi_document():
-    """The bare document, not the envelope: OpenAPI tools read it as it is."""
-    return jsonify(openapi.document(auth.visible(database().catalog.all())))
+    """The bare document, not the envelope: OpenAPI tools read it as it is. Without a key while
+    keys are on, the generic one, which names no table (README "Security")."""
+    if auth.anonymous():
+        return jsonify(openapi.generic_document())
+    return jsonify(openapi.document(auth.visible(database().catalog.all()), keys=auth.keys_on()))
 
 
 def describe(table: schema.Table) -> dict:
