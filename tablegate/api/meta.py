@@ -15,8 +15,10 @@ from tablegate.errors import Unavailable
 
 bp = Blueprint("meta", __name__)
 
-#: Swagger UI from the files the pinned flask-swagger-ui package ships: no CDN, works offline.
-docs = get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "tablegate"})
+#: Swagger UI from the files the pinned flask-swagger-ui package ships: no CDN, works offline;
+#: no validator badge either, which would send the document's address to validator.swagger.io.
+docs = get_swaggerui_blueprint("/docs", "/openapi.json",
+                               config={"app_name": "tablegate", "validatorUrl": None})
 
 #: How long readiness waits for the database: one try, short, so that a probe answers well
 #: within its own timeout instead of running the 5.8 s retry schedule.
