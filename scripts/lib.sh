@@ -51,6 +51,16 @@ ensure_venv() {
   fi
 }
 
+# Debian's Chromium for the browser test (tests/api/test_docs_browser.py), which playwright
+# drives through executable_path: playwright's own browser download does not work everywhere.
+# A failed install is not fatal: that test then skips and says why.
+CHROMIUM=/usr/bin/chromium
+ensure_chromium() {
+  [ -x "$CHROMIUM" ] && return
+  log "$CHROMIUM not found; installing Debian's chromium for the browser test"
+  apt_install chromium || log "could not install chromium; tests/api/test_docs_browser.py will skip"
+}
+
 install_mariadb() {
   log "mariadbd not found; installing mariadb-server from apt"
   # The package starts its own system service in postinst and fails the install if

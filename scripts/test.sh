@@ -7,6 +7,7 @@ cd "$REPO_ROOT"
 
 ensure_venv
 ensure_db
+ensure_chromium
 
 rc=0
 .venv/bin/python -m pytest "$@" || rc=$?

@@ -49,7 +49,7 @@ class Config:
     import_max_inflated_bytes: int = 512 * 1024 * 1024
     log_level: str = "INFO"
     #: API keys as ``sha256:<hex>=<table>:<r|w|rw>,...`` entries separated by ``;`` (README
-    #: "Security"); parsed and checked by ``tablegate.auth``. Empty with no file: keys are off.
+    #: "Security"); parsed and checked by ``tablegate.api.auth``. Empty with no file: keys are off.
     api_keys: str = ""
     #: A file of the same entries, one per line, ``#`` comments allowed.
     api_keys_file: str | None = None

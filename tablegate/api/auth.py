@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 
 from tablegate.api.params import import_table
 from tablegate.config import Config, ConfigError
@@ -37,9 +37,13 @@ READ, WRITE = "r", "w"
 ALL_TABLES = "*"
 
 #: Endpoints a client reaches without a key: probes, metrics and the documentation UI, which
-#: carry no table data. ``/openapi.json`` names the tables, so it needs a key.
+#: carry no table data.
 PUBLIC_ENDPOINTS = frozenset({"meta.health", "meta.ready", "metrics"})
 PUBLIC_BLUEPRINTS = frozenset({"swagger_ui"})
+#: Reached without a key too, but answered differently: ``/openapi.json`` is then the generic
+#: document, which names no table, so that Swagger UI loads before Authorize. A request that
+#: sends either header must send a valid key all the same.
+KEY_OPTIONAL_ENDPOINTS = frozenset({"meta.openapi_document"})
 
 #: Methods that read; any other is a write unless its endpoint is in ``READ_ENDPOINTS``.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -115,6 +119,7 @@ def load_keys(config: Config) -> list[Key]:
 
 def init_app(app: Flask, config: Config) -> None:
     keys = load_keys(config)
+    app.extensions["tablegate.api_keys"] = bool(keys)
     if keys or config.read_only:
         app.before_request(lambda: _check(keys, config.read_only))
 
@@ -124,6 +129,9 @@ def _check(keys: list[Key], read_only: bool) -> None:
         return
     endpoint = request.endpoint or ""
     if endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS:
+        return
+    if keys and endpoint in KEY_OPTIONAL_ENDPOINTS and not (
+            "Authorization" in request.headers or "X-API-Key" in request.headers):
         return
     key = _authenticate(keys) if keys else None
     g.api_key = key
@@ -166,6 +174,16 @@ def _may(key: Key, right: str) -> bool:
     if key.allows(ALL_TABLES, right):
         return True
     return key.allows(requested_table(), right)
+
+
+def keys_on() -> bool:
+    return current_app.extensions.get("tablegate.api_keys", False)
+
+
+def anonymous() -> bool:
+    """Keys are on and this request has no valid key (only a key-optional endpoint gets this
+    far without one); it must then see no table name."""
+    return keys_on() and g.get("api_key") is None
 
 
 def visible(tables: dict[str, T]) -> dict[str, T]:

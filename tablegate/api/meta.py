@@ -15,8 +15,10 @@ from tablegate.errors import Unavailable
 
 bp = Blueprint("meta", __name__)
 
-#: Swagger UI from the files the pinned flask-swagger-ui package ships: no CDN, works offline.
-docs = get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "tablegate"})
+#: Swagger UI from the files the pinned flask-swagger-ui package ships: no CDN, works offline;
+#: no validator badge either, which would send the document's address to validator.swagger.io.
+docs = get_swaggerui_blueprint("/docs", "/openapi.json",
+                               config={"app_name": "tablegate", "validatorUrl": None})
 
 #: How long readiness waits for the database: one try, short, so that a probe answers well
 #: within its own timeout instead of running the 5.8 s retry schedule.
@@ -76,8 +78,11 @@ def table_schema(table: str):
 
 @bp.get("/openapi.json")
 def openapi_document():
-    """The bare document, not the envelope: OpenAPI tools read it as it is."""
-    return jsonify(openapi.document(auth.visible(gateway.current().catalog.all())))
+    """The bare document, not the envelope: OpenAPI tools read it as it is. Without a key while
+    keys are on, the generic one, which names no table (README "Security")."""
+    if auth.anonymous():
+        return jsonify(openapi.generic_document())
+    return jsonify(openapi.document(auth.visible(gateway.current().catalog.all()), keys=auth.keys_on()))
 
 
 def describe(table: schema.Table) -> dict:

@@ -3,6 +3,11 @@
 One path set per table, with the table's columns as JSON Schema, so that a client generator or
 schemathesis sees the real shape of every row. Generated per request: a table created a moment
 ago is in the document at once, like everywhere else in tablegate.
+
+With API keys on, a request that sends no key gets the *generic* document instead: the same
+routes with ``{table}`` as a path parameter and no table or column name anywhere, so that
+Swagger UI (``/docs/``) loads before its Authorize button is used, without telling an anonymous
+caller what the database holds (README "Security").
 """
 from __future__ import annotations
 
@@ -32,6 +37,28 @@ ERROR_STATUSES = {
     "503": "Database unavailable after the retry schedule",
     "504": "Every attempt timed out",
 }
+
+#: The two ways to send a key (``auth._sent_key``); either one suffices.
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer",
+               "description": "The key, sent as `Authorization: Bearer <key>`"},
+    "X-API-Key": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                  "description": "The key, sent as `X-API-Key: <key>`"},
+}
+
+#: Paths answered without a key (``auth.PUBLIC_ENDPOINTS``); the document itself answers
+#: without one too, but then it is the generic document (``auth.KEY_OPTIONAL_ENDPOINTS``).
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics"})
+DOCUMENT_PATH = "/openapi.json"
+
+KEY_STATUSES = {
+    "401": "No valid API key",
+    "403": "The key has no right on this table, or the service is read-only",
+}
+
+#: The path parameter of the generic document, where the per-table one has names.
+TABLE_PARAMETER = {"name": "table", "in": "path", "required": True,
+                   "schema": {"type": "string", "minLength": 1}}
 
 
 def column_schema(column: Column) -> dict:
@@ -65,12 +92,10 @@ def column_schema(column: Column) -> dict:
     return schema
 
 
-def document(tables: dict[str, Table]) -> dict:
-    paths: dict = {
-        "/health": {"get": _operation("Liveness", "Envelope", statuses=())},
-        "/api/tables": {"get": _operation("List the tables", "Envelope", statuses=("503", "504"))},
-        **_batch_paths(sorted(tables)),
-    }
+def document(tables: dict[str, Table], *, keys: bool = False) -> dict:
+    """The document of ``tables``, each with its own paths and row schema; ``keys``: API keys
+    are on, so every operation but the probes and the metrics declares that it needs one."""
+    paths = _service_paths(sorted(tables))
     schemas: dict = {"Envelope": ENVELOPE, "Error": ERROR}
     for name, table in sorted(tables.items()):
         ref = _component_name(name)
@@ -79,26 +104,85 @@ def document(tables: dict[str, Table]) -> dict:
             "properties": {c.name: column_schema(c) for c in table.columns.values()},
             "additionalProperties": False,
         }
-        paths.update(_table_paths(table, ref))
+        paths.update(_table_paths(
+            quote(table.name, safe=""), table.name,
+            {"$ref": f"#/components/schemas/{ref}"}, list(table.columns),
+            ", ".join(table.primary_key)))
+    return _document(paths, schemas, keys)
+
+
+def generic_document() -> dict:
+    """Every route, with ``{table}`` as a path parameter and rows as plain objects: it names
+    no table and no column, so it is what a request without a key gets while keys are on."""
+    paths = _service_paths(None)
+    paths.update(_table_paths("{table}", "a table", {"$ref": "#/components/schemas/Row"},
+                              None, "the table's primary-key columns", [TABLE_PARAMETER]))
+    schemas = {"Envelope": ENVELOPE, "Error": ERROR, "Row": {
+        "type": "object", "description": "column → value; send an API key for the document "
+                                         "with each table's columns"}}
+    return _document(paths, schemas, keys=True)
+
+
+def _document(paths: dict, schemas: dict, keys: bool) -> dict:
+    components: dict = {"schemas": schemas}
+    if keys:
+        components["securitySchemes"] = SECURITY_SCHEMES
+        _secure(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "tablegate", "version": "1",
                  "description": "Every table of the database over JSON; see the README."},
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": components,
     }
 
 
-def _table_paths(table: Table, ref: str) -> dict:
-    base = "/api/" + quote(table.name, safe="")
-    row = {"$ref": f"#/components/schemas/{ref}"}
+def _secure(paths: dict) -> None:
+    """Declare the key on every operation that needs one, as ``auth`` decides: in one place
+    here too, so that a new path cannot forget it."""
+    for path, item in paths.items():
+        if path in PUBLIC_PATHS:
+            continue
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            required = [{name: []} for name in SECURITY_SCHEMES]
+            # {} is "no key": the document answers without one (the generic document).
+            operation["security"] = [{}, *required] if path == DOCUMENT_PATH else required
+            statuses = ("401",) if path == DOCUMENT_PATH else tuple(KEY_STATUSES)
+            operation["responses"] |= {code: _response(KEY_STATUSES[code], "Error")
+                                       for code in statuses}
+
+
+def _service_paths(names: list[str] | None) -> dict:
+    """The paths about no single table: probes, metrics, discovery, this document, imports."""
+    return {
+        "/health": {"get": _operation("Liveness", "Envelope", statuses=())},
+        "/ready": {"get": _operation("Readiness: SELECT 1 through the pool", "Envelope",
+                                     statuses=("503",))},
+        "/metrics": {"get": _text_operation("Prometheus metrics", "text/plain",
+                                            "Prometheus text format")},
+        "/api/tables": {"get": _operation("List the tables", "Envelope", statuses=("503", "504"))},
+        DOCUMENT_PATH: {"get": {"summary": "This document", "responses": {"200": {
+            "description": "OpenAPI 3.1: per table with a key, generic without one while keys "
+                           "are on",
+            "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        **_batch_paths(names),
+    }
+
+
+def _table_paths(segment: str, label: str, row: dict, columns: list[str] | None,
+                 primary_key: str, common: list[dict] | None = None) -> dict:
+    """The routes of one table, named ``segment`` in paths; ``columns`` None: not known (the
+    generic document), ``common`` the path parameters every route of the table takes."""
+    base = "/api/" + segment
     filters = {"type": "object", "additionalProperties": True,
                "description": "column → value, null, or {operator: value}; operators: "
                               + ", ".join(OPERATORS)}
-    return {
+    paths = {
         base: {
             "post": _operation(
-                f"Insert into {table.name}", "Envelope", status="201", parameters=[
+                f"Insert into {label}", "Envelope", status="201", parameters=[
                     {"name": "on_conflict", "in": "query",
                      "schema": {"enum": ["update", "ignore"]}},
                     {"name": "return", "in": "query",
@@ -107,50 +191,63 @@ def _table_paths(table: Table, ref: str) -> dict:
                       "properties": {"input": {"oneOf": [
                           row, {"type": "array", "items": row, "minItems": 1}]}}}),
             "put": _operation(
-                f"Update {table.name}", "Envelope",
+                f"Update {label}", "Envelope",
                 body={"type": "object", "required": ["input", "where"],
                       "additionalProperties": False,
                       "properties": {"input": row, "where": filters}}),
             "delete": _operation(
-                f"Delete from {table.name}", "Envelope",
+                f"Delete from {label}", "Envelope",
                 body={"type": "object", "required": ["input"], "additionalProperties": False,
                       "properties": {"input": filters}}),
         },
         base + "/query": {
-            "get": _operation(f"Query {table.name}", "Envelope",
-                              parameters=_query_parameters(table)),
+            "get": _operation(f"Query {label}", "Envelope",
+                              parameters=_query_parameters(columns, paging=True)),
             "post": _operation(
-                f"Query {table.name}", "Envelope",
+                f"Query {label}", "Envelope",
                 body={"type": "object", "additionalProperties": False, "properties": {
                     "input": filters,
-                    "columns": {"type": "array", "items": {"enum": list(table.columns)}},
-                    "order_by": {"type": "array", "items": {"enum": _order_terms(table)}},
+                    "columns": {"type": "array", "items": _choices(columns)},
+                    "order_by": {"type": "array", "items": _choices(_order_terms(columns))},
                     "limit": {"type": "integer", "minimum": 0},
                     "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
                     "after": {}, "count": {"enum": ["exact"]},
                 }}),
         },
-        base + "/schema": {"get": _operation(f"Columns of {table.name}", "Envelope")},
+        base + "/schema": {"get": _operation(f"Columns of {label}", "Envelope")},
         base + "/{key}": {
             # The words of the table routes are never keys (crud.KeyConverter).
-            "parameters": [{"name": "key", "in": "path", "required": True,
-                            "schema": {"type": "string",
-                                       "not": {"enum": ["query", "schema", "export"]}},
-                            "description": "primary-key values, comma-separated in key order: "
-                                           + ", ".join(table.primary_key)}],
-            "get": _operation(f"One row of {table.name}", "Envelope"),
-            "patch": _operation(f"Update one row of {table.name}", "Envelope",
+            "parameters": [{
+                "name": "key", "in": "path", "required": True,
+                "schema": {"type": "string", "not": {"enum": ["query", "schema", "export"]}},
+                "description": "primary-key values, comma-separated in key order: "
+                               + primary_key}],
+            "get": _operation(f"One row of {label}", "Envelope"),
+            "patch": _operation(f"Update one row of {label}", "Envelope",
                                 body={"type": "object", "required": ["input"],
                                       "additionalProperties": False,
                                       "properties": {"input": row}}),
-            "delete": _operation(f"Delete one row of {table.name}", "Envelope"),
+            "delete": _operation(f"Delete one row of {label}", "Envelope"),
         },
     }
+    for path in (base + "/export", "/api/batch/" + segment + "/export"):
+        paths[path] = {"get": _export_operation(label, columns)}
+    if common:
+        for item in paths.values():
+            item["parameters"] = [*common, *item.get("parameters", [])]
+    return paths
 
 
-def _batch_paths(names: list[str]) -> dict:
-    """The import of a file into any table, and its job; the exports are CSV, not JSON, and
-    are documented in the README only."""
+def _export_operation(label: str, columns: list[str] | None) -> dict:
+    export = _operation(f"Export {label} as CSV", "Envelope",
+                        parameters=_query_parameters(columns, paging=False))
+    export["responses"]["200"] = _text_response(
+        "The rows as CSV (RFC 4180, UTF-8, header line first), streamed", "text/csv")
+    return export
+
+
+def _batch_paths(names: list[str] | None) -> dict:
+    """The import of a file into any table, and its job (the exports are per table)."""
     table = {"enum": names} if names else {"type": "string"}
     flag = {"enum": ["true", "false"]}
     import_file = _operation(
@@ -193,25 +290,53 @@ def _batch_paths(names: list[str]) -> dict:
             "/api/batch/jobs/{job_id}": {"get": job}}
 
 
-def _query_parameters(table: Table) -> list[dict]:
+def _query_parameters(columns: list[str] | None, *, paging: bool) -> list[dict]:
+    """The query string of a query (``paging``: with ``after`` and ``count``) or an export."""
     params = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}},
         {"name": "offset", "in": "query",
          "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
-        {"name": "order_by", "in": "query", "schema": {"enum": _order_terms(table)}},
-        {"name": "columns", "in": "query", "schema": {"enum": list(table.columns)}},
-        {"name": "after", "in": "query", "schema": {"type": "string"},
-         "description": "keyset pagination: primary-key values of the last row seen"},
-        {"name": "count", "in": "query", "schema": {"enum": ["exact"]}},
     ]
-    params += [{"name": c, "in": "query", "schema": {"type": "string"},
-                "description": "filter: value, or operator.value (gte.30, in.1,2, is.null)"}
-               for c in table.columns if c not in RESERVED]
+    # Comma-separated lists (querystring.split): a name with a comma cannot be sent in one.
+    listable = None if columns is None else [c for c in columns if "," not in c]
+    if listable != []:
+        params += [
+            _list_parameter("order_by", _choices(_order_terms(listable)),
+                            "column names, -name for descending"),
+            _list_parameter("columns", _choices(listable), "the columns to return; else all"),
+        ]
+    if paging:
+        params += [
+            {"name": "after", "in": "query", "schema": {"type": "string"},
+             "description": "keyset pagination: primary-key values of the last row seen"},
+            {"name": "count", "in": "query", "schema": {"enum": ["exact"]}},
+        ]
+    description = "filter: value, or operator.value (gte.30, in.1,2, is.null)"
+    if columns is None:
+        params.append({"name": "filters", "in": "query", "style": "form", "explode": True,
+                       "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+                       # Else Swagger UI's "Try it out" sends additionalProp1=string...
+                       "example": {},
+                       "description": "every other key is a column's " + description})
+    else:
+        params += [{"name": c, "in": "query", "schema": {"type": "string"},
+                    "description": description}
+                   for c in columns if c not in RESERVED]
     return params
 
 
-def _order_terms(table: Table) -> list[str]:
-    return [term for c in table.columns for term in (c, "-" + c)]
+def _list_parameter(name: str, items: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "style": "form", "explode": False,
+            "schema": {"type": "array", "items": items}, "description": description}
+
+
+def _choices(names: list[str] | None) -> dict:
+    """One of ``names``; any string where they are not known (the generic document)."""
+    return {"type": "string"} if names is None else {"enum": names}
+
+
+def _order_terms(columns: list[str] | None) -> list[str] | None:
+    return None if columns is None else [term for c in columns for term in (c, "-" + c)]
 
 
 def _component_name(table: str) -> str:
@@ -233,6 +358,14 @@ def _operation(summary: str, schema: str, *, status: str = "200", body: dict | N
     if parameters:
         op["parameters"] = parameters
     return op
+
+
+def _text_operation(summary: str, media: str, description: str) -> dict:
+    return {"summary": summary, "responses": {"200": _text_response(description, media)}}
+
+
+def _text_response(description: str, media: str) -> dict:
+    return {"description": description, "content": {media: {"schema": {"type": "string"}}}}
 
 
 def _response(description: str, schema: str) -> dict:

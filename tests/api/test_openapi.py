@@ -16,7 +16,14 @@ from schemathesis.specs.openapi.checks import (content_type_conformance,
                                                status_code_conformance)
 
 from tablegate.api.openapi import column_schema
+from tablegate.api.auth import hash_line
 from tablegate.db.schema import Column
+from tests.conftest import assert_envelope_error
+
+KEY, USERS_KEY = "docs-Key.1", "docs-users-Key.2"
+KEYS = f"{hash_line(KEY)}=*:rw;{hash_line(USERS_KEY)}=users:r"
+METHODS = frozenset({"get", "put", "post", "delete", "patch"})
+PUBLIC = {"/health", "/ready", "/metrics"}
 
 
 def test_document_is_valid_openapi_31(client):
@@ -29,6 +36,154 @@ def test_document_is_valid_openapi_31(client):
     assert users["email"] == {"type": ["string", "null"], "maxLength": 100,
                               "description": "varchar(100)"}
     assert users["id"]["type"] == ["integer"]
+    # Keys are off: no operation needs one, and the document says none.
+    assert "securitySchemes" not in document["components"]
+    assert not [op for _, _, op in operations(document) if "security" in op]
+
+
+def operations(document: dict):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                yield path, method, operation
+
+
+def test_every_route_is_in_the_document(client):
+    """Issue 12: the CSV exports, readiness and metrics too, besides CRUD, jobs and imports."""
+    paths = client.get("/openapi.json").get_json()["paths"]
+    for path in ("/api/users/export", "/api/batch/users/export", "/api/kinds/export",
+                 "/api/batch/kinds/export", "/health", "/ready", "/metrics", "/openapi.json",
+                 "/api/tables", "/api/batch/import", "/api/batch/jobs/{job_id}",
+                 "/api/users/{key}"):
+        assert "get" in paths[path] or "post" in paths[path], path
+    for path in ("/api/users/export", "/api/batch/users/export"):
+        export = paths[path]["get"]
+        assert list(export["responses"]["200"]["content"]) == ["text/csv"]
+        names = {p["name"] for p in export["parameters"]}
+        assert {"limit", "offset", "columns", "order_by", "name", "email"} <= names
+    assert list(paths["/metrics"]["get"]["responses"]["200"]["content"]) == ["text/plain"]
+    assert "503" in paths["/ready"]["get"]["responses"]
+
+
+@pytest.mark.parametrize("path", ["/api/users/query", "/api/users/export",
+                                  "/api/batch/users/export"])
+def test_columns_and_order_by_are_comma_separated_arrays(client, path):
+    parameters = {p["name"]: p for p in client.get("/openapi.json").get_json()["paths"][path][
+        "get"]["parameters"]}
+    assert parameters["columns"]["schema"] == {
+        "type": "array", "items": {"enum": ["id", "name", "email", "age"]}}
+    assert parameters["order_by"]["schema"]["type"] == "array"
+    assert parameters["order_by"]["schema"]["items"]["enum"][:2] == ["id", "-id"]
+    for name in ("columns", "order_by"):
+        assert (parameters[name]["style"], parameters[name]["explode"]) == ("form", False)
+
+
+def test_the_arrays_serialised_as_documented_are_understood(client, sql):
+    sql("INSERT INTO users (name, email, age) VALUES ('Ann', 'a@x', 30), ('Bob', 'b@x', 40)")
+    rows = client.get("/api/users/query?columns=name,age&order_by=-age,name").get_json()[
+        "data"]["rows"]
+    assert rows == [{"name": "Bob", "age": 40}, {"name": "Ann", "age": 30}]
+    export = client.get("/api/users/export?columns=name,age&order_by=-age")
+    assert export.mimetype == "text/csv"
+    assert export.get_data(as_text=True).splitlines() == ["name,age", "Bob,40", "Ann,30"]
+
+
+def test_a_column_with_a_comma_is_not_offered_in_a_list(client, sql):
+    sql("CREATE TABLE commas (id INT PRIMARY KEY, `a,b` INT)")
+    try:
+        document = client.get("/openapi.json").get_json()
+        validate(document)
+        parameters = {p["name"]: p for p in document["paths"]["/api/commas/query"]["get"][
+            "parameters"]}
+        assert parameters["columns"]["schema"]["items"]["enum"] == ["id"]
+        assert "a,b" in parameters  # still a filter
+    finally:
+        sql("DROP TABLE commas")
+
+
+@pytest.fixture
+def keyed(make_app, sql):
+    sql("CREATE TABLE IF NOT EXISTS payroll_secret (id INT PRIMARY KEY, salary_cents INT)")
+    yield make_app(api_keys=KEYS).test_client()
+    sql("DROP TABLE payroll_secret")
+
+
+def test_without_a_key_the_document_is_generic_and_names_no_table(keyed, database_name):
+    """Issue 12: Swagger UI must load with keys on, and an anonymous caller must not learn what
+    the database holds."""
+    response = keyed.get("/openapi.json")
+    assert response.status_code == 200
+    document = response.get_json()
+    validate(document)
+    text = response.get_data(as_text=True)
+    for name in ("users", "kinds", "payroll_secret", "salary_cents", "email", "blob_data",
+                 database_name):
+        assert name not in text, name
+    assert {"/api/{table}", "/api/{table}/query", "/api/{table}/schema", "/api/{table}/{key}",
+            "/api/{table}/export", "/api/batch/{table}/export", "/api/batch/import",
+            "/api/batch/jobs/{job_id}", "/api/tables", "/health", "/ready", "/metrics",
+            "/openapi.json"} == set(document["paths"])
+    table = {"name": "table", "in": "path", "required": True,
+             "schema": {"type": "string", "minLength": 1}}
+    for path, item in document["paths"].items():
+        if "{table}" in path:
+            assert table in item["parameters"], path
+    query = {p["name"]: p for p in document["paths"]["/api/{table}/query"]["get"]["parameters"]}
+    assert query["columns"]["schema"] == {"type": "array", "items": {"type": "string"}}
+
+
+@pytest.mark.parametrize("key", [KEY, USERS_KEY])
+def test_with_a_key_the_document_has_the_tables_it_sees(keyed, key):
+    document = keyed.get("/openapi.json", headers={"Authorization": f"Bearer {key}"}).get_json()
+    validate(document)
+    assert "/api/users/query" in document["paths"]
+    assert ("/api/payroll_secret/query" in document["paths"]) == (key == KEY)
+
+
+@pytest.mark.parametrize("headers", [
+    pytest.param({"X-API-Key": "wrong"}, id="wrong-x-api-key"),
+    pytest.param({"Authorization": "Bearer wrong"}, id="wrong-bearer"),
+    pytest.param({"Authorization": "Bearer "}, id="empty-bearer"),
+    pytest.param({"Authorization": f"Basic {KEY}"}, id="other-scheme"),
+])
+def test_a_key_sent_must_be_valid_even_for_the_document(keyed, headers):
+    assert_envelope_error(keyed.get("/openapi.json", headers=headers), 401)
+
+
+@pytest.mark.parametrize("headers", [
+    pytest.param({}, id="generic"),
+    pytest.param({"X-API-Key": KEY}, id="per-table"),
+])
+def test_security_is_declared_where_the_service_asks_for_a_key(keyed, headers):
+    """Both ways to send a key are schemes, and every operation but the probes and metrics
+    requires one of them; the document itself takes one optionally."""
+    document = keyed.get("/openapi.json", headers=headers).get_json()
+    assert document["components"]["securitySchemes"] == {
+        "bearer": {"type": "http", "scheme": "bearer",
+                   "description": "The key, sent as `Authorization: Bearer <key>`"},
+        "X-API-Key": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                      "description": "The key, sent as `X-API-Key: <key>`"}}
+    for path, method, operation in operations(document):
+        if path in PUBLIC:
+            assert "security" not in operation, path
+        elif path == "/openapi.json":
+            assert operation["security"] == [{}, {"bearer": []}, {"X-API-Key": []}]
+        else:
+            assert operation["security"] == [{"bearer": []}, {"X-API-Key": []}], path
+            assert {"401", "403"} <= set(operation["responses"]), path
+
+
+def test_the_declared_security_is_what_the_service_does(keyed):
+    """Every documented operation, called without a key: 401 exactly where the document says
+    a key is required."""
+    document = keyed.get("/openapi.json", headers={"X-API-Key": KEY}).get_json()
+    for path, method, operation in operations(document):
+        url = path.format(key="1", job_id="1")
+        response = keyed.open(url, method=method.upper())
+        if operation.get("security", [{}])[0] == {}:
+            assert response.status_code != 401, (method, path)
+        else:
+            assert_envelope_error(response, 401)
 
 
 def test_document_follows_the_live_schema(client, sql):
@@ -81,3 +236,26 @@ def test_api_keeps_the_document(app):
 
 def _not_a_route_word(case) -> bool:
     return (case.path_parameters or {}).get("key") not in ("query", "schema", "export")
+
+
+def test_api_keeps_the_document_with_keys_on(make_app):
+    """The per-table document a key gets holds too, its 401 and 403 included; fewer examples
+    than above, the operations being the same."""
+    app = make_app(api_keys=KEYS)
+    headers = {"Authorization": f"Bearer {KEY}", "X-API-Key": KEY}
+    api = schemathesis.openapi.from_wsgi("/openapi.json", app, headers=headers)
+    statuses = []
+    for operation in [result.ok() for result in api.get_all_operations()]:
+
+        @given(case=operation.as_strategy().filter(_not_a_route_word))
+        @settings(max_examples=10, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def check(case):
+            response = case.call_and_validate(
+                headers=headers, checks=[not_a_server_error, status_code_conformance,
+                                         content_type_conformance, response_schema_conformance])
+            statuses.append(response.status_code)
+
+        check()
+    assert 401 not in statuses
+    assert 200 in statuses
