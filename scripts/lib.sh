@@ -13,12 +13,14 @@ export TABLEGATE_DB_PASSWORD="${TABLEGATE_DB_PASSWORD:-}"
 
 # Python prelude that opens a pymysql connection `conn` from TABLEGATE_DB_*.
 # read_timeout: a port that accepts connections but never answers must not hang us.
+# MULTI_STATEMENTS: serve.sh loads examples/demo.sql in one execute, as the docs test does.
 DB_CONNECT_PY='import os, pymysql
+from pymysql.constants import CLIENT
 env = os.environ.get
 conn = pymysql.connect(host=env("TABLEGATE_DB_HOST"), port=int(env("TABLEGATE_DB_PORT")),
     user=env("TABLEGATE_DB_USER"), password=env("TABLEGATE_DB_PASSWORD", ""),
     unix_socket=env("TABLEGATE_DB_SOCKET") or None, connect_timeout=2, read_timeout=5,
-    autocommit=True)'
+    autocommit=True, client_flag=CLIENT.MULTI_STATEMENTS)'
 
 # Prefix for system changes (apt): sudo only when we are not root and it exists.
 SUDO=""

@@ -16,21 +16,19 @@ export TABLEGATE_BIND="${TABLEGATE_BIND:-0.0.0.0:8000}"  # read by gunicorn.conf
 ensure_venv
 ensure_db
 
-# A fresh demo database on every start, so that the README's examples always begin from the
-# same state: the users table with three rows, no import ledger, no table an example created.
+# A fresh demo database on every start, so that the docs' examples always begin from the same
+# state: examples/demo.sql and nothing else (no import ledger, no table an example created).
 if [ "$demo" != 0 ]; then
   db_python '
 cur = conn.cursor()
 cur.execute("DROP DATABASE IF EXISTS tablegate_demo")
 cur.execute("CREATE DATABASE tablegate_demo CHARACTER SET utf8mb4")
 cur.execute("USE tablegate_demo")
-cur.execute("CREATE TABLE users(id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100), "
-            "email VARCHAR(100) UNIQUE, age INT)")
-cur.executemany("INSERT INTO users(name, email, age) VALUES (%s, %s, %s)",
-                [("Alice", "alice@example.com", 30), ("Bob", "bob@example.com", 25),
-                 ("Carol", "carol@example.com", 41)])
+cur.execute(open("examples/demo.sql", encoding="utf-8").read())
+while cur.nextset():
+    pass
 '
-  log "demo database tablegate_demo created afresh: users with 3 rows"
+  log "demo database tablegate_demo created afresh from examples/demo.sql"
 fi
 
 exec .venv/bin/gunicorn -c gunicorn.conf.py wsgi:app
