@@ -9,7 +9,8 @@ cd "$REPO_ROOT"
 # The demo database is rebuilt only when no database was named: one chosen by
 # TABLEGATE_DB_NAME is served as it is, never written to here.
 demo="${TABLEGATE_DEMO:-1}"
-if [ -n "${TABLEGATE_DB_NAME:-}" ]; then
+named="${TABLEGATE_DB_NAME:-}"
+if [ -n "$named" ]; then
   demo=0
 fi
 export TABLEGATE_DB_NAME="${TABLEGATE_DB_NAME:-tablegate_demo}"
@@ -34,6 +35,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 ensure_venv
+# A database the user named lives on the server they pointed us at: when that server does not
+# answer (down, wrong address or password), say so rather than serve an empty local one.
+if [ -n "$named" ] && ! db_reachable; then
+  log "no MariaDB answers at ${TABLEGATE_DB_SOCKET:-$TABLEGATE_DB_HOST:$TABLEGATE_DB_PORT} as user '$TABLEGATE_DB_USER'; check TABLEGATE_DB_HOST, _PORT, _USER and _PASSWORD"
+  exit 1
+fi
 ensure_db
 
 # A fresh demo database on every start, so that the docs' examples always begin from the same

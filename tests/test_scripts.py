@@ -94,6 +94,16 @@ def listening(address: str) -> bool:
     return False
 
 
+def test_a_named_database_that_does_not_answer_is_an_error(checkout, env):
+    """Not a throwaway server with an empty database in its place."""
+    result = subprocess.run(["bash", "scripts/serve.sh"], cwd=checkout, timeout=60,
+                            env=env | {"TABLEGATE_DB_NAME": "shop"}, capture_output=True,
+                            text=True)
+    assert result.returncode == 1
+    assert "no MariaDB answers at" in result.stderr
+    assert not (checkout / ".tablegate").exists()
+
+
 def test_ctrl_c_stops_gunicorn_and_the_server_this_run_started(checkout, env):
     process = serve(checkout, env)
     pid = local_db_pid(checkout)
