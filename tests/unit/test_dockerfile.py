@@ -46,6 +46,17 @@ def test_installs_only_the_service_pins():
     assert "# tests" in requirements and "sed '/^# tests/,$d'" in DOCKERFILE
 
 
+def test_dockerignore_keeps_the_build_context_small():
+    """The whole context goes to the engine before the build starts: no virtualenv, history,
+    throwaway database or tests; and nothing the Dockerfile copies is left out."""
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {".venv", ".tablegate", ".git", "tests", "bench", "docs"} <= ignored
+    for sources in re.findall(r"^COPY (?!--from)(.+) \S+$", DOCKERFILE, re.M):
+        for source in sources.split():
+            assert source.rstrip("/") not in ignored, source
+
+
 def test_readme_deployment_section_matches():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     deployment = readme.split("## Deployment", 1)[1].split("\n## ", 1)[0]
