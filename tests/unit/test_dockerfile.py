@@ -1,5 +1,5 @@
 """The Dockerfile cannot be built on these machines (no Docker engine): it is linted with
-hadolint (pinned in requirements.txt) and checked against what the README promises."""
+hadolint (pinned in requirements.txt) and checked against what docs/operations.md promises."""
 from __future__ import annotations
 
 import pathlib
@@ -57,9 +57,9 @@ def test_dockerignore_keeps_the_build_context_small():
             assert source.rstrip("/") not in ignored, source
 
 
-def test_readme_deployment_section_matches():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    deployment = readme.split("## Deployment", 1)[1].split("\n## ", 1)[0]
+def test_docs_deployment_section_matches():
+    operations = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    deployment = operations.split("## Deployment", 1)[1].split("\n## ", 1)[0]
     for fact in ("python:3.11-slim", "non-root", "/health", "gunicorn", "docker run",
                  "TABLEGATE_"):
         assert fact in deployment, fact
