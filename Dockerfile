@@ -1,5 +1,5 @@
 # tablegate: build the dependencies in one stage, run as a non-root user in the next.
-# Configured by TABLEGATE_* environment variables at `docker run` (README "Configuration").
+# Configured by TABLEGATE_* environment variables at `docker run` (docs/operations.md).
 FROM python:3.11-slim AS build
 WORKDIR /app
 COPY requirements.txt .

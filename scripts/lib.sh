@@ -13,12 +13,14 @@ export TABLEGATE_DB_PASSWORD="${TABLEGATE_DB_PASSWORD:-}"
 
 # Python prelude that opens a pymysql connection `conn` from TABLEGATE_DB_*.
 # read_timeout: a port that accepts connections but never answers must not hang us.
+# MULTI_STATEMENTS: serve.sh loads examples/demo.sql in one execute, as the docs test does.
 DB_CONNECT_PY='import os, pymysql
+from pymysql.constants import CLIENT
 env = os.environ.get
 conn = pymysql.connect(host=env("TABLEGATE_DB_HOST"), port=int(env("TABLEGATE_DB_PORT")),
     user=env("TABLEGATE_DB_USER"), password=env("TABLEGATE_DB_PASSWORD", ""),
     unix_socket=env("TABLEGATE_DB_SOCKET") or None, connect_timeout=2, read_timeout=5,
-    autocommit=True)'
+    autocommit=True, client_flag=CLIENT.MULTI_STATEMENTS)'
 
 # Prefix for system changes (apt): sudo only when we are not root and it exists.
 SUDO=""
@@ -73,6 +75,10 @@ install_mariadb() {
   return "$rc"
 }
 
+# The pid of the throwaway MariaDB this shell started, if it started one: serve.sh stops that
+# server when it stops, and never one it found running.
+LOCAL_DB_STARTED=""
+
 # Start (or reuse) a throwaway MariaDB owned by this checkout, in .tablegate/mariadb.
 start_local_db() {
   local port="${TABLEGATE_LOCAL_DB_PORT:-3307}" mariadbd pid
@@ -102,6 +108,7 @@ start_local_db() {
     --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
     </dev/null >>"$LOCAL_DB_DIR/mariadbd.log" 2>&1 &
   pid=$!
+  LOCAL_DB_STARTED=$pid
   local deadline=$((SECONDS + 30))
   while [ "$SECONDS" -lt "$deadline" ]; do
     if db_reachable; then
@@ -114,6 +121,39 @@ start_local_db() {
   log "local MariaDB did not come up on 127.0.0.1:$port; end of $LOCAL_DB_DIR/mariadbd.log:"
   tail -n 20 "$LOCAL_DB_DIR/mariadbd.log" >&2
   return 1
+}
+
+# Whether pid $1 is a mariadbd on this checkout's data directory (an exited one, a zombie
+# until its parent reaps it, has an empty command line and is not).
+is_local_db() {
+  tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -qF -- "--datadir=$LOCAL_DB_DIR/data "
+}
+
+# Stop the throwaway MariaDB of this checkout: the pid given, or the one in its pid file. Only a
+# mariadbd on this checkout's data directory is stopped: a stale pid file may name another
+# process by now. SIGTERM is mariadbd's clean shutdown; we wait until it has finished.
+stop_local_db() {
+  local pid="${1:-}" deadline
+  if [ -z "$pid" ]; then
+    pid="$(cat "$LOCAL_DB_DIR/mariadbd.pid" 2>/dev/null)" || {
+      log "no local MariaDB is running (no pid file in $LOCAL_DB_DIR)"
+      return 0
+    }
+  fi
+  if ! is_local_db "$pid"; then
+    log "no local MariaDB is running (pid $pid is not this checkout's mariadbd)"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + 60))
+  while is_local_db "$pid"; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      log "the local MariaDB (pid $pid) did not stop within 60 s; see $LOCAL_DB_DIR/mariadbd.log"
+      return 1
+    fi
+    sleep 0.2
+  done
+  log "stopped the local MariaDB (pid $pid)"
 }
 
 ensure_db() {
