@@ -18,16 +18,29 @@ bp = Blueprint("crud", __name__, url_prefix="/api")
 
 
 class KeyConverter(BaseConverter):
-    """A row key: one path segment that is not one of the words the table routes use, so
-    ``DELETE /api/t/query`` stays a 405 and ``/api/t/query/x`` a 404."""
+    """A row key: one path segment that is not one of the words the service's own routes use
+    there, so ``DELETE /api/t/query`` and ``GET /api/batch/import`` are 405s, not row reads, and
+    ``/api/t/query/x`` a 404. A row keyed by such a word is reached by a query instead."""
 
-    regex = r"(?!(?:query|schema|export)$)[^/]+"
+    regex = r"(?!(?:query|schema|export|import)$)[^/]+"
 
 
-# Recorded before the routes below, so the converter exists when they are added to the app.
-bp.record_once(lambda state: state.app.url_map.converters.setdefault("key", KeyConverter))
+class CollectionConverter(BaseConverter):
+    """A table of the collection routes (insert, update, delete): not ``tables``, so that
+    ``PUT /api/tables`` is a 405 of the listing, not an update of a table of that name."""
 
-@bp.post("/<table>")
+    regex = r"(?!tables$)[^/]+"
+
+
+def _converters(state) -> None:
+    state.app.url_map.converters.setdefault("key", KeyConverter)
+    state.app.url_map.converters.setdefault("collection", CollectionConverter)
+
+
+# Recorded before the routes below, so the converters exist when they are added to the app.
+bp.record_once(_converters)
+
+@bp.post("/<collection:table>")
 def insert(table: str):
     body = bodies.load(bodies.INSERT, bodies.read_json())
     rows = body["input"] if isinstance(body["input"], list) else [body["input"]]
@@ -76,7 +89,7 @@ def query_post(table: str):
                    body["count"])
 
 
-@bp.put("/<table>")
+@bp.put("/<collection:table>")
 def update(table: str):
     body = bodies.load(bodies.UPDATE, bodies.read_json())
     filters = sql.filters_from_body(body["where"])
@@ -87,7 +100,7 @@ def update(table: str):
     return envelope.success("Records updated successfully", {"rows_affected": affected})
 
 
-@bp.delete("/<table>")
+@bp.delete("/<collection:table>")
 def delete(table: str):
     body = bodies.load(bodies.DELETE, bodies.read_json())
     filters = sql.filters_from_body(body["input"])

@@ -2,22 +2,25 @@
 
 One path set per table, with the table's columns as JSON Schema, so that a client generator or
 schemathesis sees the real shape of every row. Generated per request: a table created a moment
-ago is in the document at once, like everywhere else in tablegate.
+ago is in the document at once, like everywhere else in tablegate. Query-string parameters are
+derived from the marshmallow schemas that validate them (``api.params``), not restated.
 
 With API keys on, a request that sends no key gets the *generic* document instead: the same
 routes with ``{table}`` as a path parameter and no table or column name anywhere, so that
 Swagger UI (``/docs/``) loads before its Authorize button is used, without telling an anonymous
-caller what the database holds (README "Security").
+caller what the database holds (docs/security.md).
 """
 from __future__ import annotations
 
 from urllib.parse import quote
 
+from marshmallow import fields, validate
+
+from tablegate.api import params
 from tablegate.api.params import MAX_OFFSET, RESERVED
-from tablegate.batch.loader import MODES
+from tablegate.config import FALSE_WORDS, TRUE_WORDS
 from tablegate.db.schema import BINARY_TYPES, Column, Table
 from tablegate.db.sql import OPERATORS
-from tablegate.formats import FORMATS
 
 INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"})
 FLOAT_TYPES = frozenset({"float", "double", "real"})
@@ -182,11 +185,8 @@ def _table_paths(segment: str, label: str, row: dict, columns: list[str] | None,
     paths = {
         base: {
             "post": _operation(
-                f"Insert into {label}", "Envelope", status="201", parameters=[
-                    {"name": "on_conflict", "in": "query",
-                     "schema": {"enum": ["update", "ignore"]}},
-                    {"name": "return", "in": "query",
-                     "schema": {"enum": ["minimal", "representation"]}}],
+                f"Insert into {label}", "Envelope", status="201",
+                parameters=parameters(params.INSERT),
                 body={"type": "object", "required": ["input"], "additionalProperties": False,
                       "properties": {"input": {"oneOf": [
                           row, {"type": "array", "items": row, "minItems": 1}]}}}),
@@ -209,17 +209,22 @@ def _table_paths(segment: str, label: str, row: dict, columns: list[str] | None,
                     "input": filters,
                     "columns": {"type": "array", "items": _choices(columns)},
                     "order_by": {"type": "array", "items": _choices(_order_terms(columns))},
-                    "limit": {"type": "integer", "minimum": 0},
+                    "limit": {"type": ["integer", "null"], "minimum": 0},
                     "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
-                    "after": {}, "count": {"enum": ["exact"]},
+                    "after": {"type": ["string", "number", "boolean", "array", "null"],
+                              "items": {"type": ["string", "number", "boolean"]},
+                              "description": "keyset pagination: the primary-key values of "
+                                             "the last row seen, one per key column"},
+                    "count": {"enum": ["exact", None]},
                 }}),
         },
         base + "/schema": {"get": _operation(f"Columns of {label}", "Envelope")},
         base + "/{key}": {
-            # The words of the table routes are never keys (crud.KeyConverter).
+            # The words of the service's routes are never keys (crud.KeyConverter).
             "parameters": [{
                 "name": "key", "in": "path", "required": True,
-                "schema": {"type": "string", "not": {"enum": ["query", "schema", "export"]}},
+                "schema": {"type": "string",
+                           "not": {"enum": ["query", "schema", "export", "import"]}},
                 "description": "primary-key values, comma-separated in key order: "
                                + primary_key}],
             "get": _operation(f"One row of {label}", "Envelope"),
@@ -232,6 +237,8 @@ def _table_paths(segment: str, label: str, row: dict, columns: list[str] | None,
     }
     for path in (base + "/export", "/api/batch/" + segment + "/export"):
         paths[path] = {"get": _export_operation(label, columns)}
+    if segment == "tables":  # the listing's path, never a collection (crud.CollectionConverter)
+        del paths[base]
     if common:
         for item in paths.values():
             item["parameters"] = [*common, *item.get("parameters", [])]
@@ -249,33 +256,10 @@ def _export_operation(label: str, columns: list[str] | None) -> dict:
 def _batch_paths(names: list[str] | None) -> dict:
     """The import of a file into any table, and its job (the exports are per table)."""
     table = {"enum": names} if names else {"type": "string"}
-    flag = {"enum": ["true", "false"]}
     import_file = _operation(
         "Import a CSV, JSON, NDJSON or XLSX file into a table", "Envelope",
         statuses=("400", "404", "409", "413", "415", "422", "429", "503", "504"),
-        parameters=[
-            {"name": "table", "in": "query", "schema": table,
-             "description": "the table; else the file name without its extension"},
-            {"name": "mode", "in": "query", "schema": {"enum": list(MODES)}},
-            {"name": "atomic", "in": "query", "schema": flag},
-            {"name": "format", "in": "query", "schema": {"enum": list(FORMATS)},
-             "description": "else the file name's extension or the part's content type; CSV"},
-            {"name": "sheet", "in": "query", "schema": {"type": "string"},
-             "description": "XLSX: the worksheet to read; else the first"},
-            {"name": "create", "in": "query", "schema": flag,
-             "description": "create a missing table, its columns inferred from the file"},
-            {"name": "key", "in": "query", "schema": {"type": "string"},
-             "description": "with create: the file's column that becomes the primary key; "
-                            "else an AUTO_INCREMENT id is added"},
-            {"name": "dry_run", "in": "query", "schema": flag,
-             "description": "report what the import would do, writing nothing"},
-            {"name": "force", "in": "query", "schema": flag,
-             "description": "import a file the ledger has seen imported into the table (no 409)"},
-            {"name": "dedupe", "in": "query", "schema": {"enum": ["key"]},
-             "description": "skip rows whose primary or unique key exists (mode ignore)"},
-            {"name": "async", "in": "query", "schema": flag,
-             "description": "run as a background job: 202 and a Location to poll; by default "
-                            "only uploads over TABLEGATE_ASYNC_UPLOAD_BYTES"}])
+        parameters=parameters(params.IMPORT, {"table": table}))
     import_file["requestBody"] = {"required": True, "content": {"multipart/form-data": {
         "schema": {"type": "object", "required": ["file"],
                    "properties": {"file": {"type": "string", "format": "binary"}}}}}}
@@ -291,43 +275,72 @@ def _batch_paths(names: list[str] | None) -> dict:
 
 
 def _query_parameters(columns: list[str] | None, *, paging: bool) -> list[dict]:
-    """The query string of a query (``paging``: with ``after`` and ``count``) or an export."""
-    params = [
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-        {"name": "offset", "in": "query",
-         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
-    ]
-    # Comma-separated lists (querystring.split): a name with a comma cannot be sent in one.
+    """The query string of a query (``paging``: with ``after`` and ``count``) or an export: its
+    arguments, the table's columns as the choices of ``columns`` and ``order_by``, and a filter
+    per column."""
+    # Comma-separated lists: a name with a comma cannot be sent in one.
     listable = None if columns is None else [c for c in columns if "," not in c]
-    if listable != []:
-        params += [
-            _list_parameter("order_by", _choices(_order_terms(listable)),
-                            "column names, -name for descending"),
-            _list_parameter("columns", _choices(listable), "the columns to return; else all"),
-        ]
-    if paging:
-        params += [
-            {"name": "after", "in": "query", "schema": {"type": "string"},
-             "description": "keyset pagination: primary-key values of the last row seen"},
-            {"name": "count", "in": "query", "schema": {"enum": ["exact"]}},
-        ]
+    choices = {"columns": _array(_choices(listable)),
+               "order_by": _array(_choices(_order_terms(listable)))}
+    found = [parameter for parameter in parameters(params.QUERY if paging else params.EXPORT,
+                                                   choices)
+             if listable != [] or parameter["name"] not in choices]
     description = "filter: value, or operator.value (gte.30, in.1,2, is.null)"
     if columns is None:
-        params.append({"name": "filters", "in": "query", "style": "form", "explode": True,
-                       "schema": {"type": "object", "additionalProperties": {"type": "string"}},
-                       # Else Swagger UI's "Try it out" sends additionalProp1=string...
-                       "example": {},
-                       "description": "every other key is a column's " + description})
+        found.append({"name": "filters", "in": "query", "style": "form", "explode": True,
+                      "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+                      # Else Swagger UI's "Try it out" sends additionalProp1=string...
+                      "example": {},
+                      "description": "every other key is a column's " + description})
     else:
-        params += [{"name": c, "in": "query", "schema": {"type": "string"},
-                    "description": description}
-                   for c in columns if c not in RESERVED]
-    return params
+        found += [{"name": c, "in": "query", "schema": {"type": "string"},
+                   "description": description}
+                  for c in columns if c not in RESERVED]
+    return found
 
 
-def _list_parameter(name: str, items: dict, description: str) -> dict:
-    return {"name": name, "in": "query", "style": "form", "explode": False,
-            "schema": {"type": "array", "items": items}, "description": description}
+def parameters(schema: params.Args, schemas: dict[str, dict] | None = None) -> list[dict]:
+    """The query parameters of a marshmallow schema of ``api.params``, one per field, as its
+    validation takes them; ``schemas`` replaces a parameter's schema by name (a table's
+    columns as the choices of ``columns``)."""
+    found = []
+    for name, field in schema.fields.items():
+        key = field.data_key or name
+        parameter = {"name": key, "in": "query",
+                     "schema": (schemas or {}).get(key) or _field_schema(field)}
+        if isinstance(field, params.CommaList):
+            parameter.update(style="form", explode=False)
+        if field.metadata.get("description"):
+            parameter["description"] = field.metadata["description"]
+        found.append(parameter)
+    return found
+
+
+def _field_schema(field: fields.Field) -> dict:
+    if isinstance(field, params.Flag):
+        return {"type": "string", "pattern": _any_case(TRUE_WORDS | FALSE_WORDS)}
+    if isinstance(field, params.WholeNumber):
+        return {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}
+    if isinstance(field, params.CommaList):
+        return _array({"type": "string"})
+    if "any_case" in field.metadata:
+        return {"type": "string", "pattern": _any_case(field.metadata["any_case"])}
+    for check in field.validators:
+        if isinstance(check, validate.OneOf):
+            return {"enum": list(check.choices)}
+    return {"type": "string"}
+
+
+def _any_case(words: frozenset[str]) -> str:
+    """A pattern for ``words`` in any case (JSON Schema patterns have no flags)."""
+    def letters(word: str) -> str:
+        return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+    return "^(" + "|".join(letters(word) for word in sorted(words)) + ")$"
+
+
+def _array(items: dict) -> dict:
+    return {"type": "array", "items": items}
 
 
 def _choices(names: list[str] | None) -> dict:

@@ -51,14 +51,17 @@ class WholeNumber(fields.Integer):
 
 
 class CommaList(fields.List):
-    """``a,b`` as ``["a", "b"]``; empty parts are dropped. In OpenAPI: an array in form style,
-    not exploded."""
+    """``a,b`` as ``["a", "b"]``: in OpenAPI an array in form style, not exploded. An empty
+    part names nothing, and is refused rather than skipped (``?columns=`` too)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(fields.String(), load_default=list, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return [part for part in value.split(",") if part] if value else []
+        parts = value.split(",")
+        if "" in parts:
+            raise ValidationError("must be comma-separated names, none of them empty")
+        return parts
 
 
 def _one_of(*choices: str, **kwargs: Any) -> fields.String:
@@ -99,8 +102,8 @@ class ImportArgs(Args):
         "description": "all rows or none: one transaction for the whole file"})
     #: Checked by ``formats.detect``, which tells it from the file when absent.
     format = fields.String(metadata={
-        "enum": list(FORMATS), "description": "else the file name's extension or the part's "
-                                              "content type; else CSV"})
+        "any_case": list(FORMATS), "description": "else the file name's extension or the "
+                                                  "part's content type; else CSV"})
     sheet = fields.String(metadata={"description": "XLSX: the worksheet to read; else the first"})
     create = Flag(load_default=False, metadata={
         "description": "create a missing table, its columns inferred from the file"})

@@ -439,6 +439,17 @@ def test_bad_limit_or_offset_in_query_string(client, people, query):
     assert body["details"]["parameter"] in ("limit", "offset")
 
 
+@pytest.mark.parametrize("path", ["/api/users/query", "/api/users/export"])
+@pytest.mark.parametrize("query, parameter", [
+    ("columns=", "columns"), ("columns=name,,age", "columns"), ("order_by=age,", "order_by"),
+    ("order_by=", "order_by")])
+def test_an_empty_name_in_a_list_is_400(client, people, path, query, parameter):
+    # Issue 12: empty parts were skipped, so ?columns= meant every column, which the OpenAPI
+    # document (an array of column names) does not allow.
+    body = assert_envelope_error(client.get(f"{path}?{query}"), 400)
+    assert body["details"] == {"parameter": parameter}
+
+
 @pytest.mark.parametrize("payload", [
     {"limit": -1}, {"limit": "10"}, {"limit": 1.5}, {"limit": True}, {"offset": -1},
     {"offset": None}, {"columns": "name"}, {"order_by": "name"}, {"columns": [1]},
