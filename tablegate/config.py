@@ -48,8 +48,8 @@ class Config:
     #: Largest total an XLSX upload may inflate to, as its zip declares it (413 above).
     import_max_inflated_bytes: int = 512 * 1024 * 1024
     log_level: str = "INFO"
-    #: API keys as ``sha256:<hex>=<table>:<r|w|rw>,...`` entries separated by ``;`` (README
-    #: "Security"); parsed and checked by ``tablegate.api.auth``. Empty with no file: keys are off.
+    #: API keys as ``sha256:<hex>=<table>:<r|w|rw>,...`` entries separated by ``;`` (docs/
+    #: security.md); parsed and checked by ``tablegate.api.auth``. Empty with no file: keys are off.
     api_keys: str = ""
     #: A file of the same entries, one per line, ``#`` comments allowed.
     api_keys_file: str | None = None
@@ -101,7 +101,7 @@ class Config:
 
 
 def env_names() -> list[str]:
-    """Every environment variable the service reads (the docs test checks the README)."""
+    """Every environment variable the service reads (the docs test checks docs/operations.md)."""
     return [PREFIX + f.name.upper() for f in dataclasses.fields(Config)]
 
 

@@ -1,7 +1,7 @@
 """API keys with per-table scopes, and read-only mode, decided in one ``before_request`` hook.
 
 Keys are configured as SHA-256 hashes, never as the keys themselves, so that a leaked
-environment or keys file does not leak access (README "Security")::
+environment or keys file does not leak access (docs/security.md)::
 
     sha256:<64 hex digits>=<table>:<r|w|rw>[,<table>:<r|w|rw>...]
 

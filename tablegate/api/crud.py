@@ -1,4 +1,4 @@
-"""CRUD on any table (CONTRACT.md "CRUD", and the row routes the README adds). Each view reads
+"""CRUD on any table (CONTRACT.md "CRUD", and the row routes docs/api.md adds). Each view reads
 like the contract: body, table, validation, statement, executor, envelope."""
 from __future__ import annotations
 

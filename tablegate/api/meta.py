@@ -79,7 +79,7 @@ def table_schema(table: str):
 @bp.get("/openapi.json")
 def openapi_document():
     """The bare document, not the envelope: OpenAPI tools read it as it is. Without a key while
-    keys are on, the generic one, which names no table (README "Security")."""
+    keys are on, the generic one, which names no table (docs/security.md)."""
     if auth.anonymous():
         return jsonify(openapi.generic_document())
     return jsonify(openapi.document(auth.visible(gateway.current().catalog.all()), keys=auth.keys_on()))

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from marshmallow import fields, validate
 
 from tablegate.api import params
+from tablegate.api.batch import JOB_ID
 from tablegate.api.params import MAX_OFFSET, RESERVED
 from tablegate.config import FALSE_WORDS, TRUE_WORDS
 from tablegate.db.schema import BINARY_TYPES, Column, Table
@@ -134,7 +135,7 @@ def _document(paths: dict, schemas: dict, keys: bool) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "tablegate", "version": "1",
-                 "description": "Every table of the database over JSON; see the README."},
+                 "description": "Every table of the database over JSON; see docs/api.md."},
         "paths": paths,
         "components": components,
     }
@@ -269,7 +270,8 @@ def _batch_paths(names: list[str] | None) -> dict:
     job = _operation("An import and its progress", "Envelope",
                      statuses=("404", "503", "504"),
                      parameters=[{"name": "job_id", "in": "path", "required": True,
-                                  "schema": {"type": "string"}}])
+                                  "schema": {"type": "string",
+                                             "pattern": f"^{JOB_ID.pattern}$"}}])
     return {"/api/batch/import": {"post": import_file},
             "/api/batch/jobs/{job_id}": {"get": job}}
 

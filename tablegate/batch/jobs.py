@@ -1,4 +1,4 @@
-"""Imports in the background (README "Import ledger and background jobs"): ``?async=true``, or an
+"""Imports in the background (docs/import-export.md): ``?async=true``, or an
 upload over ``TABLEGATE_ASYNC_UPLOAD_BYTES``. An import that runs now does not pass through here.
 
 A job's upload is first copied to a file of its own, hashing as it copies, because the request's
