@@ -17,6 +17,7 @@ import contextvars
 import datetime
 import json
 import logging
+import re
 import sys
 import time
 
@@ -35,6 +36,17 @@ def utc_timestamp(moment: datetime.datetime | None = None) -> str:
     if moment is None:
         moment = datetime.datetime.now(datetime.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def route() -> str | None:
+    """The template of the route this request matched, without converter names
+    (``/api/<table>``, not ``/api/<collection:table>``): a label that names what was asked for,
+    never a table or a key. None when no route matched."""
+    rule = request.url_rule
+    return None if rule is None else _CONVERTER.sub("<", rule.rule)
+
+
+_CONVERTER = re.compile(r"<\w+:")
 
 
 class RequestIdFilter(logging.Filter):
@@ -97,7 +109,7 @@ def _access_line(response: Response) -> Response:
     started = g.get("log_started", time.perf_counter())
     ACCESS.info("request", extra={"fields": {
         "method": request.method,
-        "route": request.url_rule.rule if request.url_rule is not None else None,
+        "route": route(),
         "table": (request.view_args or {}).get("table", g.get("table")),
         "status": response.status_code,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1),

@@ -21,6 +21,8 @@ from flask import Flask, Response, g, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge,
                                Histogram, generate_latest, multiprocess)
 
+from tablegate import logs
+
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 REQUESTS = Counter("tablegate_http_requests_total", "HTTP requests answered",
@@ -72,7 +74,7 @@ def _start() -> None:
 
 
 def _record(response: Response, pool_in_use: Callable[[], int]) -> Response:
-    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    route = logs.route() or "unmatched"
     REQUESTS.labels(route, request.method, str(response.status_code)).inc()
     LATENCY.labels(route, request.method).observe(
         time.perf_counter() - g.get("metrics_started", time.perf_counter()))

@@ -82,7 +82,8 @@ def openapi_document():
     keys are on, the generic one, which names no table (docs/security.md)."""
     if auth.anonymous():
         return jsonify(openapi.generic_document())
-    return jsonify(openapi.document(auth.visible(gateway.current().catalog.all()), keys=auth.keys_on()))
+    tables = auth.visible(gateway.current().catalog.all())
+    return jsonify(openapi.document(tables, keys=auth.keys_on()))
 
 
 def describe(table: schema.Table) -> dict:

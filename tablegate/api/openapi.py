@@ -180,9 +180,9 @@ def _table_paths(segment: str, label: str, row: dict, columns: list[str] | None,
     """The routes of one table, named ``segment`` in paths; ``columns`` None: not known (the
     generic document), ``common`` the path parameters every route of the table takes."""
     base = "/api/" + segment
-    filters = {"type": "object", "additionalProperties": True,
-               "description": "column → value, null, or {operator: value}; operators: "
-                              + ", ".join(OPERATORS)}
+    filters = _filters(columns)
+    changes = {**row, "minProperties": 1}  # "Nothing to update" otherwise
+    where = {**filters, "minProperties": 1}  # no bulk change without a WHERE
     paths = {
         base: {
             "post": _operation(
@@ -195,11 +195,11 @@ def _table_paths(segment: str, label: str, row: dict, columns: list[str] | None,
                 f"Update {label}", "Envelope",
                 body={"type": "object", "required": ["input", "where"],
                       "additionalProperties": False,
-                      "properties": {"input": row, "where": filters}}),
+                      "properties": {"input": changes, "where": where}}),
             "delete": _operation(
                 f"Delete from {label}", "Envelope",
                 body={"type": "object", "required": ["input"], "additionalProperties": False,
-                      "properties": {"input": filters}}),
+                      "properties": {"input": where}}),
         },
         base + "/query": {
             "get": _operation(f"Query {label}", "Envelope",
@@ -232,7 +232,7 @@ def _table_paths(segment: str, label: str, row: dict, columns: list[str] | None,
             "patch": _operation(f"Update one row of {label}", "Envelope",
                                 body={"type": "object", "required": ["input"],
                                       "additionalProperties": False,
-                                      "properties": {"input": row}}),
+                                      "properties": {"input": changes}}),
             "delete": _operation(f"Delete one row of {label}", "Envelope"),
         },
     }
@@ -244,6 +244,32 @@ def _table_paths(segment: str, label: str, row: dict, columns: list[str] | None,
         for item in paths.values():
             item["parameters"] = [*common, *item.get("parameters", [])]
     return paths
+
+
+def _filters(columns: list[str] | None) -> dict:
+    """The conditions of a body (``sql.filters_from_body``): column → value, null, or
+    {operator: value}; ``or`` → an array of such objects. Only the table's columns where they
+    are known."""
+    scalar = {"type": ["string", "number", "boolean", "null"]}
+    operators = [*OPERATORS, *(f"not.{op}" for op in OPERATORS)]
+    # One type list, the object keywords applying to objects only: no anyOf, no propertyNames,
+    # which schemathesis cannot always negate.
+    operand = {"type": ["string", "number", "boolean", "null", "array"], "items": scalar}
+    condition = {"type": ["string", "number", "boolean", "null", "object"], "minProperties": 1,
+                 "additionalProperties": False, "properties": dict.fromkeys(operators, operand)}
+    group = {"type": ["array", "string", "number", "boolean", "null", "object"], "minItems": 1,
+             "items": {"type": "object", "minProperties": 1}, "minProperties": 1,
+             "additionalProperties": False, "properties": dict.fromkeys(operators, operand)}
+    found: dict = {"type": "object", "description": "column → value, null, or {operator: "
+                                                    "value}; or → [conditions, ...]; "
+                                                    "operators: " + ", ".join(OPERATORS)}
+    if columns is None:  # any column's conditions (a schema here, schemathesis cannot negate)
+        found.update(properties={"or": group}, additionalProperties=True)
+    else:
+        # "or" is a group, or the conditions of a column of that name.
+        found.update(properties={column: condition for column in columns} | {"or": group},
+                     additionalProperties=False)
+    return found
 
 
 def _export_operation(label: str, columns: list[str] | None) -> dict:

@@ -15,10 +15,11 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "tablegate"
 
 #: Each module's layer; a module may import only from layers below its own (and, inside a
 #: folder, from its siblings, which share a layer). The bottom modules are ordered among
-#: themselves too: the names rulebook raises error values, the settings check names by it.
+#: themselves too: the names rulebook raises error values, the settings check names by it, the
+#: metrics label requests as the logs do.
 LAYERS = {
-    "tablegate.errors": 0, "tablegate.logs": 0, "tablegate.metrics": 0,
-    "tablegate.names": 1, "tablegate.config": 2, "tablegate.cors": 3,
+    "tablegate.errors": 0, "tablegate.logs": 0,
+    "tablegate.names": 1, "tablegate.metrics": 1, "tablegate.config": 2, "tablegate.cors": 3,
     "tablegate.db": 4, "tablegate.formats": 4,
     "tablegate.executor": 5,
     "tablegate.gateway": 6,
