@@ -59,8 +59,12 @@ class Gateway:
     def side_connection(self, session: Session, **overrides) -> pymysql.connections.Connection:
         """A connection of the attempt's own, outside the pool, for work that outlives the
         attempt (an export's stream, an atomic import's transaction); killed with the attempt
-        if it times out. ``overrides`` are PyMySQL arguments (``conv``, ``autocommit``)."""
-        conn = side_connection(self.config, **overrides)
+        if it times out. ``overrides`` are PyMySQL arguments (``conv``, ``autocommit``).
+
+        No idle transaction timeout on it: an atomic import's one transaction sits idle
+        between chunks while the next one is read from the client, for as long as the upload
+        takes, which no schedule-derived bound can know."""
+        conn = side_connection(self.config, idle_transaction_s=0, **overrides)
         try:
             session.watch(conn)
         except BaseException:
