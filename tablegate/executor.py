@@ -5,6 +5,11 @@ request thread waits for that attempt's timeout. When the wait runs out, the att
 *abandoned* and its connection is killed on the server, like Datasette's ``sqlite_timelimit``:
 a timeout stops the work, not just the waiting.
 
+The KILL travels through the same network as the work, so it fails exactly when the network is
+what stalled (issue 20). The deadline therefore also travels with the work: each statement
+carries the time its attempt has left (``deadline.bounded``), and the server stops it then by
+itself; a transaction left open is rolled back by the server's idle transaction timeout.
+
 At most once: an attempt takes its lock to move from "running" to "committing", and the executor
 takes the same lock to move it to "abandoned"; only one of the two can win. An abandoned attempt
 can no longer commit, so the retry may start at once; an attempt already committing is waited
@@ -33,6 +38,7 @@ from pymysql.constants.SERVER_STATUS import SERVER_STATUS_AUTOCOMMIT, SERVER_STA
 from tablegate import errors
 from tablegate.config import Config
 from tablegate.logs import REQUEST_ID
+from tablegate.db.deadline import bounded
 from tablegate.db.pool import Pool, side_connection
 from tablegate.errors import errno
 
@@ -44,6 +50,11 @@ T = TypeVar("T")
 # network was not (can't connect, gone away, lost connection, lock wait timeout, deadlock, too
 # many connections, server shutting down, connection killed).
 TRANSIENT_ERRNOS = frozenset({2002, 2003, 2006, 2013, 2055, 1205, 1213, 1040, 1053, 1927})
+
+# The server stopped the statement at the deadline it carried (MariaDB's max_statement_time, MySQL's
+# max_execution_time): the attempt ran out of time, as if the executor's own wait had run out
+# first, which it usually does by a hair.
+DEADLINE_ERRNOS = frozenset({1969, 3024})
 
 # Attempt outcomes (``_report``) that are the database's or the network's fault.
 FAULT_OUTCOMES = frozenset({"timeout", "connect-timeout", "transient", "commit-outcome-unknown"})
@@ -63,12 +74,14 @@ class _Abandoned(Exception):
 
 
 class Attempt:
-    __slots__ = ("lock", "state", "thread_id")
+    __slots__ = ("lock", "state", "thread_id", "deadline")
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float) -> None:
         self.lock = threading.Lock()
         self.state = RUNNING
         self.thread_id: int | None = None
+        #: ``time.monotonic()`` when its time is up; its statements carry what is left of it.
+        self.deadline = deadline
 
     def abandon(self) -> str:
         """Abandon unless it is already committing or finished; returns the state it ends in."""
@@ -96,7 +109,14 @@ class Session:
                 raise _Abandoned
             self._attempt.thread_id = connection.thread_id()
 
-    def execute(self, sql: str, params: Any = None) -> pymysql.cursors.Cursor:
+    def execute(self, sql: str, params: Any = None, *,
+                bounded_by_attempt: bool = True) -> pymysql.cursors.Cursor:
+        """Run one statement, carrying the time the attempt has left: the server stops it then
+        by itself, whether or not the executor's KILL gets through. ``bounded_by_attempt=False``
+        for clean-up that must run whatever the time (releasing a named lock, which would
+        otherwise stay with a pooled connection)."""
+        if bounded_by_attempt:
+            sql = bounded(sql, self._attempt.deadline - time.monotonic())
         cursor = self.connection.cursor()
         cursor.execute(sql, params)
         return cursor
@@ -166,8 +186,8 @@ class Executor:
         for number, (timeout_ms, wait_ms) in enumerate(self.schedule):
             if number:
                 time.sleep(max(0.0, gave_up_at + wait_ms / 1000 - time.monotonic()))
-            attempt = Attempt()
             started = time.monotonic()
+            attempt = Attempt(started + timeout_ms / 1000)
             future = self._threads.submit(self._attempt, operation, attempt, borrow)
             try:
                 result = future.result(timeout_ms / 1000)
@@ -189,6 +209,11 @@ class Executor:
                 self._report(number, timeout_ms, "commit-outcome-unknown", started)
                 raise _commit_unknown(number)
             except Exception as exc:
+                if errno(exc) in DEADLINE_ERRNOS:  # the server's deadline came first: stopped
+                    gave_up_at = time.monotonic()
+                    timed_out = True
+                    self._report(number, timeout_ms, "timeout", started)
+                    continue
                 if not is_transient(exc):
                     self._report(number, timeout_ms, f"error {errno(exc)}", started)
                     raise errors.from_mysql(exc) or exc
@@ -256,8 +281,7 @@ class Executor:
         """Kill the abandoned attempt's connection on the server, and see it gone.
 
         KILL CONNECTION rather than KILL QUERY: it also rolls back the open transaction and frees
-        its row locks even when the client side is stalled and would never send the ROLLBACK, so
-        the retry does not queue behind its own abandoned attempt.
+        its row locks at once, so the retry does not queue behind its own abandoned attempt.
 
         KILL only marks the thread, which notices and unwinds in its own time (it shows as
         "Killed" meanwhile, on a busy server for tens of milliseconds). The answer waits for
