@@ -66,7 +66,7 @@ class Gateway:
         takes, which no schedule-derived bound can know."""
         conn = side_connection(self.config, idle_transaction_s=0, **overrides)
         try:
-            session.watch(conn)
+            session.watch(conn, outlasts_attempt=True)
         except BaseException:
             conn.close()
             raise
@@ -75,7 +75,8 @@ class Gateway:
 
 def init_app(app: Flask, config: Config) -> Gateway:
     pool = Pool(config)
-    executor = Executor(config, pool, on_attempt=_on_attempt)
+    executor = Executor(config, pool, on_attempt=_on_attempt,
+                        on_kill_unconfirmed=metrics.count_kill_unconfirmed)
     catalog = Catalog(executor.run, config.tables, config.deny_tables,
                       hidden=(config.ledger_table,))
     gateway = app.extensions["tablegate"] = Gateway(config, pool, executor, catalog)

@@ -254,7 +254,7 @@ class AtomicTarget:
                 "connection failed); nothing was written")
         self._dirty = True
         session.connection = self._conn
-        session.watch(self._conn)
+        session.watch(self._conn, outlasts_attempt=True)
         return session
 
 
