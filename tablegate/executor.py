@@ -77,7 +77,8 @@ class _Abandoned(Exception):
 
 
 class Attempt:
-    __slots__ = ("lock", "state", "thread_id", "deadline", "transaction", "outlasts")
+    __slots__ = ("lock", "state", "thread_id", "deadline", "wall_deadline", "transaction",
+                 "outlasts")
 
     def __init__(self, deadline: float) -> None:
         self.lock = threading.Lock()
@@ -85,6 +86,8 @@ class Attempt:
         self.thread_id: int | None = None
         #: ``time.monotonic()`` when its time is up; its statements carry what is left of it.
         self.deadline = deadline
+        #: The same moment by the wall clock (``time.time()``), for what the answer tells.
+        self.wall_deadline = time.time() + deadline - time.monotonic()
         #: It opened a transaction, which the server's idle timeout ends if nothing else does.
         self.transaction = False
         #: Its work outlasts it on the server (an export's stream, an atomic import's
@@ -126,8 +129,11 @@ class Session:
         """Run one statement, carrying the time the attempt has left: the server stops it then
         by itself, whether or not the executor's KILL gets through. ``bounded_by_attempt=False``
         for clean-up that must run whatever the time (releasing a named lock, which would
-        otherwise stay with a pooled connection)."""
+        otherwise stay with a pooled connection). An abandoned attempt sends nothing more but
+        such clean-up: nobody waits for its answer."""
         if bounded_by_attempt:
+            if self._attempt.state == ABANDONED:  # nobody waits for it: send nothing more
+                raise _Abandoned
             sql = bounded(sql, self._attempt.deadline - time.monotonic())
         cursor = self.connection.cursor()
         cursor.execute(sql, params)
@@ -143,6 +149,8 @@ class Session:
     def begin(self) -> None:
         """Open the transaction of a write. Connections run in autocommit, so a write that
         skipped this would be committed statement by statement, out of the gate's reach."""
+        if self._attempt.state == ABANDONED:
+            raise _Abandoned
         self._attempt.transaction = True
         self.connection.begin()
 
@@ -353,11 +361,10 @@ class Executor:
         work outlasts the attempt."""
         if attempt.outlasts:
             return None
-        end = attempt.deadline
+        end = attempt.wall_deadline
         if attempt.transaction:
             end += self.config.idle_transaction_s
-        return utc_timestamp(datetime.datetime.fromtimestamp(
-            time.time() + end - time.monotonic(), datetime.timezone.utc))
+        return utc_timestamp(datetime.datetime.fromtimestamp(end, datetime.timezone.utc))
 
     def _report(self, number: int, timeout_ms: int, outcome: str, started: float) -> None:
         kind = outcome.split(" ", 1)[0]  # "transient 2013" is a "transient"
