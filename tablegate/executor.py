@@ -54,9 +54,10 @@ T = TypeVar("T")
 # many connections, server shutting down, connection killed).
 TRANSIENT_ERRNOS = frozenset({2002, 2003, 2006, 2013, 2055, 1205, 1213, 1040, 1053, 1927})
 
-# The server stopped the statement at the deadline it carried (MariaDB's max_statement_time, MySQL's
-# max_execution_time): the attempt ran out of time, as if the executor's own wait had run out
-# first, which it usually does by a hair.
+# The server stopped the statement at its deadline: MariaDB's max_statement_time, which every
+# statement of an attempt carries (1969), or MySQL's max_execution_time, should the server set
+# one (3024). The attempt ran out of time, as if the executor's own wait had run out first,
+# which it usually does by a hair.
 DEADLINE_ERRNOS = frozenset({1969, 3024})
 
 # Attempt outcomes (``_report``) that are the database's or the network's fault.
