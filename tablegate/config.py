@@ -7,6 +7,7 @@ clear line instead of as a 500 on the first request.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ class Config:
     retry_timeouts_ms: tuple[int, ...] = (200, 400, 800, 1600)
     #: Waits before retries 1..n; one fewer than the timeouts.
     retry_waits_ms: tuple[int, ...] = (400, 800, 1600)
+    #: Seconds MariaDB lets a transaction of the gateway sit idle before it rolls it back and
+    #: drops the connection; unset: ``idle_transaction_s`` derives it from the schedule.
+    idle_transaction_timeout_s: int | None = None
     #: Largest JSON body accepted (413 above).
     max_body_bytes: int = 1024 * 1024
     #: Largest CSV upload accepted (413 above).
@@ -82,6 +86,20 @@ class Config:
         """``(timeout_ms, wait_before_ms)`` per attempt; the first attempt waits 0."""
         return tuple(zip(self.retry_timeouts_ms, (0, *self.retry_waits_ms)))
 
+    @property
+    def idle_transaction_s(self) -> int:
+        """The server-side bound on an idle transaction of the gateway, in whole seconds
+        (issue 20): what frees the locks of an attempt that was given up when its KILL cannot get
+        through and its client side never speaks again.
+
+        Unset, it is the longest attempt rounded up, plus two seconds: a transaction is idle only
+        between the statements of its attempt, but a COMMIT held up by the network is still
+        waited for, and rolling it back under that wait would turn a write that could have
+        landed into a "commit unknown"."""
+        if self.idle_transaction_timeout_s is not None:
+            return self.idle_transaction_timeout_s
+        return math.ceil(max(self.retry_timeouts_ms, default=0) / 1000) + 2
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         environ = os.environ if environ is None else environ
@@ -127,6 +145,8 @@ def _parse(name: str, raw: str, kind: str) -> object:
         return raw.lower() in TRUE_WORDS
     if kind == "str | None":
         return raw or None
+    if kind == "int | None":
+        return _parse(name, raw, "int") if raw else None
     return raw
 
 
@@ -155,6 +175,12 @@ def _problems(config: Config) -> list[str]:
         )
     elif config.retry_waits_ms and min(config.retry_waits_ms) < 0:
         problems.append(f"{PREFIX}RETRY_WAITS_MS must not be negative")
+    idle_s, longest_ms = config.idle_transaction_timeout_s, max(config.retry_timeouts_ms, default=0)
+    if idle_s is not None and idle_s * 1000 <= longest_ms:
+        problems.append(
+            f"{PREFIX}IDLE_TRANSACTION_TIMEOUT_S must be above the longest of "
+            f"{PREFIX}RETRY_TIMEOUTS_MS ({longest_ms} ms), or an attempt's own transaction "
+            f"could be rolled back under it; got {idle_s}")
     if config.default_limit > config.max_limit:
         problems.append(f"{PREFIX}DEFAULT_LIMIT must not exceed {PREFIX}MAX_LIMIT")
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

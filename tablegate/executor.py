@@ -5,6 +5,13 @@ request thread waits for that attempt's timeout. When the wait runs out, the att
 *abandoned* and its connection is killed on the server, like Datasette's ``sqlite_timelimit``:
 a timeout stops the work, not just the waiting.
 
+The KILL travels through the same network as the work, so it fails exactly when the network is
+what stalled (issue 20). The deadline therefore also travels with the work: each statement
+carries the time its attempt has left (``deadline.bounded``), and the server stops it then by
+itself; a transaction left open is rolled back by the server's idle transaction timeout. A KILL
+that cannot be confirmed is logged, counted through ``on_kill_unconfirmed``, and an error answer
+says when the server will have ended the work by itself.
+
 At most once: an attempt takes its lock to move from "running" to "committing", and the executor
 takes the same lock to move it to "abandoned"; only one of the two can win. An abandoned attempt
 can no longer commit, so the retry may start at once; an attempt already committing is waited
@@ -21,6 +28,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import contextvars
+import datetime
 import logging
 import threading
 import time
@@ -32,7 +40,8 @@ from pymysql.constants.SERVER_STATUS import SERVER_STATUS_AUTOCOMMIT, SERVER_STA
 
 from tablegate import errors
 from tablegate.config import Config
-from tablegate.logs import REQUEST_ID
+from tablegate.logs import REQUEST_ID, utc_timestamp
+from tablegate.db.deadline import bounded
 from tablegate.db.pool import Pool, side_connection
 from tablegate.errors import errno
 
@@ -44,6 +53,12 @@ T = TypeVar("T")
 # network was not (can't connect, gone away, lost connection, lock wait timeout, deadlock, too
 # many connections, server shutting down, connection killed).
 TRANSIENT_ERRNOS = frozenset({2002, 2003, 2006, 2013, 2055, 1205, 1213, 1040, 1053, 1927})
+
+# The server stopped the statement at its deadline: MariaDB's max_statement_time, which every
+# statement of an attempt carries (1969), or MySQL's max_execution_time, should the server set
+# one (3024). The attempt ran out of time, as if the executor's own wait had run out first,
+# which it usually does by a hair.
+DEADLINE_ERRNOS = frozenset({1969, 3024})
 
 # Attempt outcomes (``_report``) that are the database's or the network's fault.
 FAULT_OUTCOMES = frozenset({"timeout", "connect-timeout", "transient", "commit-outcome-unknown"})
@@ -63,12 +78,22 @@ class _Abandoned(Exception):
 
 
 class Attempt:
-    __slots__ = ("lock", "state", "thread_id")
+    __slots__ = ("lock", "state", "thread_id", "deadline", "wall_deadline", "transaction",
+                 "outlasts")
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float) -> None:
         self.lock = threading.Lock()
         self.state = RUNNING
         self.thread_id: int | None = None
+        #: ``time.monotonic()`` when its time is up; its statements carry what is left of it.
+        self.deadline = deadline
+        #: The same moment by the wall clock (``time.time()``), for what the answer tells.
+        self.wall_deadline = time.time() + deadline - time.monotonic()
+        #: It opened a transaction, which the server's idle timeout ends if nothing else does.
+        self.transaction = False
+        #: Its work outlasts it on the server (an export's stream, an atomic import's
+        #: transaction): nothing but the KILL, or the work's own end, stops it.
+        self.outlasts = False
 
     def abandon(self) -> str:
         """Abandon unless it is already committing or finished; returns the state it ends in."""
@@ -89,14 +114,28 @@ class Session:
         if connection is not None:
             self.watch(connection)
 
-    def watch(self, connection: pymysql.connections.Connection) -> None:
-        """Name the connection to kill if this attempt times out."""
+    def watch(self, connection: pymysql.connections.Connection, *,
+              outlasts_attempt: bool = False) -> None:
+        """Name the connection to kill if this attempt times out. ``outlasts_attempt``: work on
+        it goes on after the attempt (an export's stream, an atomic import's transaction), so
+        the server does not end it by itself at the attempt's deadline."""
         with self._attempt.lock:
             if self._attempt.state == ABANDONED:
                 raise _Abandoned
             self._attempt.thread_id = connection.thread_id()
+            self._attempt.outlasts |= outlasts_attempt
 
-    def execute(self, sql: str, params: Any = None) -> pymysql.cursors.Cursor:
+    def execute(self, sql: str, params: Any = None, *,
+                bounded_by_attempt: bool = True) -> pymysql.cursors.Cursor:
+        """Run one statement, carrying the time the attempt has left: the server stops it then
+        by itself, whether or not the executor's KILL gets through. ``bounded_by_attempt=False``
+        for clean-up that must run whatever the time (releasing a named lock, which would
+        otherwise stay with a pooled connection). An abandoned attempt sends nothing more but
+        such clean-up: nobody waits for its answer."""
+        if bounded_by_attempt:
+            if self._attempt.state == ABANDONED:  # nobody waits for it: send nothing more
+                raise _Abandoned
+            sql = bounded(sql, self._attempt.deadline - time.monotonic())
         cursor = self.connection.cursor()
         cursor.execute(sql, params)
         return cursor
@@ -111,6 +150,9 @@ class Session:
     def begin(self) -> None:
         """Open the transaction of a write. Connections run in autocommit, so a write that
         skipped this would be committed statement by statement, out of the gate's reach."""
+        if self._attempt.state == ABANDONED:
+            raise _Abandoned
+        self._attempt.transaction = True
         self.connection.begin()
 
     def commit(self) -> None:
@@ -129,13 +171,16 @@ class Session:
 
 class Executor:
     def __init__(self, config: Config, pool: Pool,
-                 on_attempt: Callable[[int, str], None] = lambda number, kind: None) -> None:
+                 on_attempt: Callable[[int, str], None] = lambda number, kind: None,
+                 on_kill_unconfirmed: Callable[[], None] = lambda: None) -> None:
         """``on_attempt(number, kind)`` is called on the caller's thread after each attempt:
         its number from 0, and its outcome without the error number (``ok``, ``timeout``,
-        ``connect-timeout``, ``transient``, ``error``, ...)."""
+        ``connect-timeout``, ``transient``, ``error``, ...). ``on_kill_unconfirmed()`` is
+        called on a kill thread for each timed-out attempt that could not be seen gone."""
         self.config = config
         self.pool = pool
         self.on_attempt = on_attempt
+        self.on_kill_unconfirmed = on_kill_unconfirmed
         self.schedule = config.schedule
         self._threads = concurrent.futures.ThreadPoolExecutor(
             max_workers=config.pool_size, thread_name_prefix="tablegate-db")
@@ -151,23 +196,33 @@ class Executor:
 
         Timed-out attempts are killed on other threads: a kill that cannot get through (the
         network is stalled too) must not stretch the schedule's waits. The answer does wait
-        for them, so that no statement of this request still runs once it has answered.
+        for them, so that it can say whether they were confirmed: an error answer after a kill
+        that was not adds ``"kill": "unconfirmed"`` and ``"stopped_by"`` to its details (when
+        the server will have ended that work by itself; null when nothing bounds it there).
         """
-        kills: list[concurrent.futures.Future] = []
+        kills: list[tuple[Attempt, concurrent.futures.Future[bool]]] = []
         try:
             return self._run(operation, borrow, kills)
+        except errors.TablegateError as exc:
+            unconfirmed = [attempt for attempt, kill in kills if not kill.result()]
+            if unconfirmed:
+                ends = [self._stopped_by(attempt) for attempt in unconfirmed]
+                exc.details = {**(exc.details or {}), "kill": "unconfirmed",
+                               "stopped_by": None if None in ends else max(ends)}
+            raise
         finally:
-            concurrent.futures.wait(kills)  # each bounded by KILL_TIMEOUT_S socket timeouts
+            # each bounded by KILL_TIMEOUT_S socket timeouts
+            concurrent.futures.wait([kill for _, kill in kills])
 
     def _run(self, operation: Callable[[Session], T], borrow: bool,
-             kills: list[concurrent.futures.Future]) -> T:
+             kills: list[tuple[Attempt, concurrent.futures.Future[bool]]]) -> T:
         timed_out = False  # the last failure: a statement too slow, rather than no database
         gave_up_at = 0.0
         for number, (timeout_ms, wait_ms) in enumerate(self.schedule):
             if number:
                 time.sleep(max(0.0, gave_up_at + wait_ms / 1000 - time.monotonic()))
-            attempt = Attempt()
             started = time.monotonic()
+            attempt = Attempt(started + timeout_ms / 1000)
             future = self._threads.submit(self._attempt, operation, attempt, borrow)
             try:
                 result = future.result(timeout_ms / 1000)
@@ -178,8 +233,8 @@ class Executor:
                     # a pool kept busy by stalled attempts): the database could not be reached.
                     timed_out = attempt.thread_id is not None
                     if timed_out:
-                        kills.append(self._killers.submit(contextvars.copy_context().run,
-                                                          self._kill, attempt.thread_id))
+                        kills.append((attempt, self._killers.submit(
+                            contextvars.copy_context().run, self._kill, attempt)))
                     self._report(number, timeout_ms, "timeout" if timed_out else "connect-timeout",
                          started)
                     continue
@@ -189,6 +244,11 @@ class Executor:
                 self._report(number, timeout_ms, "commit-outcome-unknown", started)
                 raise _commit_unknown(number)
             except Exception as exc:
+                if errno(exc) in DEADLINE_ERRNOS:  # the server's deadline came first: stopped
+                    gave_up_at = time.monotonic()
+                    timed_out = True
+                    self._report(number, timeout_ms, "timeout", started)
+                    continue
                 if not is_transient(exc):
                     self._report(number, timeout_ms, f"error {errno(exc)}", started)
                     raise errors.from_mysql(exc) or exc
@@ -252,17 +312,19 @@ class Executor:
                 close()
         raise _Abandoned
 
-    def _kill(self, thread_id: int) -> None:
-        """Kill the abandoned attempt's connection on the server, and see it gone.
+    def _kill(self, attempt: Attempt) -> bool:
+        """Kill the abandoned attempt's connection on the server and see it gone; whether it was.
 
         KILL CONNECTION rather than KILL QUERY: it also rolls back the open transaction and frees
-        its row locks even when the client side is stalled and would never send the ROLLBACK, so
-        the retry does not queue behind its own abandoned attempt.
+        its row locks at once, so the retry does not queue behind its own abandoned attempt.
 
         KILL only marks the thread, which notices and unwinds in its own time (it shows as
-        "Killed" meanwhile, on a busy server for tens of milliseconds). The answer waits for
-        this method, so it waits here, bounded, until the thread has left the processlist.
+        "Killed" meanwhile, on a busy server for tens of milliseconds), so it waits here,
+        bounded, until the thread has left the processlist. When the KILL cannot get through
+        (the network that stalled the attempt stalls this connection too) or the thread is not
+        seen gone in time, it says so, with when the server ends the work by itself.
         """
+        thread_id = attempt.thread_id
         try:
             # No default database: the kill connection is the executor's, not the request's.
             with contextlib.closing(side_connection(self.config, KILL_TIMEOUT_S,
@@ -273,14 +335,37 @@ class Executor:
                 while cursor.execute(
                         "SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = %s", (thread_id,)):
                     if time.monotonic() > deadline:
-                        log.warning("killed connection %s still winding down", thread_id,
-                                    extra={"request_id": REQUEST_ID.get()})
-                        return
+                        return self._unconfirmed(attempt, f"killed connection {thread_id} still "
+                                                          "winding down")
                     time.sleep(KILL_POLL_S)
-        except pymysql.MySQLError as exc:
-            if errno(exc) != 1094:  # unknown thread: it ended by itself
-                log.warning("could not kill connection %s: %s", thread_id, errno(exc),
-                            extra={"request_id": REQUEST_ID.get()})
+                return True
+        except Exception as exc:  # anything: this thread's outcome is the answer's details
+            if errno(exc) == 1094:  # unknown thread: it ended by itself
+                return True
+            return self._unconfirmed(attempt, f"could not kill connection {thread_id}: "
+                                              f"{errno(exc) or type(exc).__name__}")
+
+    def _unconfirmed(self, attempt: Attempt, what: str) -> bool:
+        self.on_kill_unconfirmed()
+        ends = self._stopped_by(attempt)
+        log.warning("%s; %s", what,
+                    f"the server ends its work by itself by {ends}" if ends else
+                    "its work outlasts the attempt, and nothing stops it on the server but the "
+                    "kill or its own end",
+                    extra={"request_id": REQUEST_ID.get()})
+        return False
+
+    def _stopped_by(self, attempt: Attempt) -> str | None:
+        """When (UTC) the server will have ended the attempt's work by itself: its statements at
+        the attempt's deadline (``max_statement_time``, counted from when each reached the
+        server), a transaction it left open ``idle_transaction_s`` after that. None when its
+        work outlasts the attempt."""
+        if attempt.outlasts:
+            return None
+        end = attempt.wall_deadline
+        if attempt.transaction:
+            end += self.config.idle_transaction_s
+        return utc_timestamp(datetime.datetime.fromtimestamp(end, datetime.timezone.utc))
 
     def _report(self, number: int, timeout_ms: int, outcome: str, started: float) -> None:
         kind = outcome.split(" ", 1)[0]  # "transient 2013" is a "transient"

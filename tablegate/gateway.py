@@ -59,10 +59,14 @@ class Gateway:
     def side_connection(self, session: Session, **overrides) -> pymysql.connections.Connection:
         """A connection of the attempt's own, outside the pool, for work that outlives the
         attempt (an export's stream, an atomic import's transaction); killed with the attempt
-        if it times out. ``overrides`` are PyMySQL arguments (``conv``, ``autocommit``)."""
-        conn = side_connection(self.config, **overrides)
+        if it times out. ``overrides`` are PyMySQL arguments (``conv``, ``autocommit``).
+
+        No idle transaction timeout on it: an atomic import's one transaction sits idle
+        between chunks while the next one is read from the client, for as long as the upload
+        takes, which no schedule-derived bound can know."""
+        conn = side_connection(self.config, idle_transaction_s=0, **overrides)
         try:
-            session.watch(conn)
+            session.watch(conn, outlasts_attempt=True)
         except BaseException:
             conn.close()
             raise
@@ -71,7 +75,8 @@ class Gateway:
 
 def init_app(app: Flask, config: Config) -> Gateway:
     pool = Pool(config)
-    executor = Executor(config, pool, on_attempt=_on_attempt)
+    executor = Executor(config, pool, on_attempt=_on_attempt,
+                        on_kill_unconfirmed=metrics.count_kill_unconfirmed)
     catalog = Catalog(executor.run, config.tables, config.deny_tables,
                       hidden=(config.ledger_table,))
     gateway = app.extensions["tablegate"] = Gateway(config, pool, executor, catalog)

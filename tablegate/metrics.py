@@ -8,7 +8,8 @@ scrape adds them up; without it (tests, the Flask dev server) the process's own 
 Requests are labelled by route template (``/api/<table>/query``), never by path: a label per
 table or per row key would grow without bound and put names and key values into the metrics.
 
-The executor counts its attempts through ``count_attempt``, the hook the gateway gives it. The
+The executor counts its attempts through ``count_attempt`` and its kills that could not be
+confirmed through ``count_kill_unconfirmed``, the hooks the gateway gives it. The
 pool's gauge is read through the callable ``init_app`` is given: this module knows no pool.
 """
 from __future__ import annotations
@@ -37,14 +38,17 @@ DB_RETRIES = Counter("tablegate_db_retries_total", "Attempts after the first (re
 DB_TIMEOUTS = Counter("tablegate_db_timeouts_total",
                       "Attempts that ran out of time (connecting or running)")
 DB_CANCELLATIONS = Counter("tablegate_db_cancellations_total",
-                           "Timed-out statements whose connection was killed on the server")
+                           "Timed-out statements stopped on the server (killed, or stopped by "
+                           "the deadline they carried)")
+DB_KILL_UNCONFIRMED = Counter("tablegate_db_kill_unconfirmed_total",
+                              "Timed-out attempts whose KILL could not be confirmed")
 POOL_IN_USE = Gauge("tablegate_db_pool_connections_in_use", "Pooled connections lent out",
                     multiprocess_mode="livesum")
 ROWS_IMPORTED = Counter("tablegate_rows_imported_total", "Rows written by CSV imports")
 ROWS_EXPORTED = Counter("tablegate_rows_exported_total", "Rows streamed by CSV exports")
 
 #: Outcomes of the executor's attempts (``executor.Outcome.kind``) that are timeouts, and the one of
-#: them after which the statement is killed on the server.
+#: them after which the statement is stopped on the server (killed, or at its own deadline).
 TIMEOUT_OUTCOMES = frozenset({"timeout", "connect-timeout"})
 KILLED_OUTCOME = "timeout"
 
@@ -60,6 +64,11 @@ def count_attempt(number: int, kind: str) -> None:
         DB_TIMEOUTS.inc()
     if kind == KILLED_OUTCOME:
         DB_CANCELLATIONS.inc()
+
+
+def count_kill_unconfirmed() -> None:
+    """Called by the executor, on its kill thread, for each KILL it could not see through."""
+    DB_KILL_UNCONFIRMED.inc()
 
 
 def init_app(app: Flask, pool_in_use: Callable[[], int]) -> None:

@@ -5,6 +5,13 @@ export's own, read through an unbuffered ``SSCursor`` and decoded to text only (
 or datetime objects: CSV wants text, and parsing them back is most of the driver's cost). That
 connection is closed at the end, never pooled: a cursor with unread rows poisons it (PyMySQL
 #292, #1032). Later batches are bounded by the connection's socket timeouts.
+
+The query does not carry its attempt's deadline to the server (issue 20), unlike every other
+statement: an unbuffered query runs on the server until its last row is sent, so a
+``max_statement_time`` of the opening attempt's 200 ms would cut the stream of any table that
+takes longer to send, however healthy. The attempt's deadline is the time to the first batch;
+only the executor's KILL enforces it on the server. Once streaming, a client that stops reading
+is bounded by the server's ``net_write_timeout``.
 """
 from __future__ import annotations
 

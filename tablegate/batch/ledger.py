@@ -161,7 +161,9 @@ def begin(db: Gateway, table: str, file_format: str, mode: str, digest: str, siz
             return cursor.lastrowid
         finally:
             with contextlib.suppress(pymysql.MySQLError):
-                session.execute("DO RELEASE_LOCK(%s)", (_lock_name(config),))
+                # Whatever the time left: a lock not released stays with the pooled connection.
+                session.execute("DO RELEASE_LOCK(%s)", (_lock_name(config),),
+                                bounded_by_attempt=False)
 
     return db.run(operation)
 

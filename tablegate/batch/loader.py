@@ -29,6 +29,7 @@ from pymysql.constants import SERVER_STATUS
 from tablegate.db.schema import Table
 from tablegate.db.sql import on_duplicate, quote_identifier
 from tablegate.errors import Conflict, TablegateError, Unavailable, Unprocessable, from_mysql
+from tablegate.executor import Session
 from tablegate.formats.rows import DEFAULT, Row, chunks
 from tablegate.gateway import Gateway
 
@@ -143,15 +144,15 @@ class InsertStatement:
                 values = values.replace(marker, literal)
         return self.head + values + self.tail
 
-    def execute(self, conn: pymysql.connections.Connection,
-                rows: Sequence[tuple[str, ...]]) -> int:
-        """Run the INSERT for ``rows``; the affected-row count."""
-        backslashes = not conn.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
+    def execute(self, session: Session, rows: Sequence[tuple[str, ...]]) -> int:
+        """Run the INSERT for ``rows`` in the unit's session, so that it carries the unit's
+        deadline to the server; the affected-row count."""
+        status = session.connection.server_status
+        backslashes = not status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
         statement = self.sql(rows, backslashes)
         if len(statement) * 4 > self.max_bytes and len(statement.encode()) > self.max_bytes:
             raise RowsTooLarge
-        with conn.cursor() as cursor:
-            return cursor.execute(statement)
+        return session.execute(statement).rowcount
 
     def outcome(self, rows: int, affected: int) -> tuple[int, int]:
         """(rows written, rows skipped): ``ignore`` skips duplicates with a no-op update, which
@@ -189,10 +190,10 @@ class PooledTarget:
     def __init__(self, db: Gateway, table: Table) -> None:
         self.db, self.table = db, table
 
-    def run(self, work: Callable[[pymysql.connections.Connection], T]) -> T:
-        def operation(session) -> T:
+    def run(self, work: Callable[[Session], T]) -> T:
+        def operation(session: Session) -> T:
             session.begin()
-            result = work(session.connection)
+            result = work(session)
             session.commit()
             return result
 
@@ -211,6 +212,10 @@ class AtomicTarget:
     A unit that fails for anything but its rows' own fault (a timeout, whose connection the
     executor kills; a deadlock, which rolls the whole transaction back) may have lost the earlier
     units, so it is never retried: the import ends with nothing written.
+
+    Each unit's statements carry the unit's deadline like any other, but the transaction is
+    exempt from the server's idle transaction timeout (``Gateway.side_connection``): it is idle
+    between units while the upload is read.
     """
 
     def __init__(self, db: Gateway, table: Table) -> None:
@@ -219,11 +224,11 @@ class AtomicTarget:
         self._conn = db.run_on(table, lambda session: db.side_connection(session, autocommit=False),
                                borrow=False)
 
-    def run(self, work: Callable[[pymysql.connections.Connection], T]) -> T:
-        def operation(session) -> T:
+    def run(self, work: Callable[[Session], T]) -> T:
+        def operation(session: Session) -> T:
             self._adopt(session)
             try:
-                result = work(self._conn)
+                result = work(session)
             except Exception as exc:
                 if is_row_fault(exc):
                     self._dirty = False
@@ -249,7 +254,7 @@ class AtomicTarget:
                 "connection failed); nothing was written")
         self._dirty = True
         session.connection = self._conn
-        session.watch(self._conn)
+        session.watch(self._conn, outlasts_attempt=True)
         return session
 
 
@@ -280,7 +285,7 @@ def import_rows(db: Gateway, table: Table, statement: InsertStatement,
                    chunks(rows, db.config.import_chunk_rows, MAX_CHUNK_CHARS))
     try:
         if setup is not None:
-            target.run(lambda conn: conn.cursor().execute(setup))
+            target.run(lambda session: session.execute(setup))
         for good, failures in prepared:
             _insert_chunk(target, statement, good, failures, tally)
             if progress is not None:
@@ -314,7 +319,7 @@ def _insert(target, statement: InsertStatement, rows: list[tuple[int, tuple[str,
             failures: list[tuple[int, str, str]]) -> tuple[int, int]:
     """Insert ``rows`` as one unit, or split it until each failure is one row's."""
     try:
-        affected = target.run(lambda conn: statement.execute(conn, [v for _, v in rows]))
+        affected = target.run(lambda session: statement.execute(session, [v for _, v in rows]))
     except ROW_FAULTS as exc:
         if len(rows) > 1:
             middle = len(rows) // 2

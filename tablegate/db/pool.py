@@ -20,6 +20,7 @@ from dbutils.pooled_db import PooledDB
 from pymysql.constants import SERVER_STATUS
 
 from tablegate.config import Config
+from tablegate.db import deadline
 
 # Strict mode on every connection: a bad value is an error (422), never a silent truncation.
 SQL_MODE = ("STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
@@ -34,6 +35,13 @@ def backstop_s(config: Config) -> float:
     """The socket timeout of every connection, in seconds: twice the schedule's longest attempt,
     plus one."""
     return max(config.retry_timeouts_ms) / 1000 * 2 + 1
+
+
+def init_command(config: Config, idle_transaction_s: int) -> str:
+    """The session settings every connection runs once, when it connects: strict mode, UTC, and
+    the server's own bounds on a lock wait and on an idle transaction (``deadline``)."""
+    return (f"SET SESSION sql_mode='{SQL_MODE}', time_zone='+00:00', "
+            + deadline.session_settings(max(config.retry_timeouts_ms) / 1000, idle_transaction_s))
 
 
 def connect_args(config: Config) -> dict:
@@ -56,7 +64,7 @@ def connect_args(config: Config) -> dict:
         connect_timeout=backstop,
         read_timeout=backstop,
         write_timeout=backstop,
-        init_command=f"SET SESSION sql_mode='{SQL_MODE}', time_zone='+00:00'",
+        init_command=init_command(config, config.idle_transaction_s),
     )
     if config.db_socket:
         args["unix_socket"] = config.db_socket
@@ -195,13 +203,17 @@ def _hung_up(raw: _Connection) -> bool:
     return bool(poller.poll(0))
 
 
-def side_connection(config: Config, timeout_s: float | None = None,
+def side_connection(config: Config, timeout_s: float | None = None, *,
+                    idle_transaction_s: int | None = None,
                     **overrides) -> pymysql.connections.Connection:
     """A connection outside the pool (to KILL a statement, to stream an export); its socket
-    timeouts are ``timeout_s`` (default ``backstop_s``). ``overrides`` are PyMySQL arguments,
-    e.g. ``conv`` for an export that wants text."""
+    timeouts are ``timeout_s`` (default ``backstop_s``), its idle transaction timeout
+    ``idle_transaction_s`` (default the config's; 0 is none). ``overrides`` are PyMySQL
+    arguments, e.g. ``conv`` for an export that wants text."""
     args = connect_args(config)
     if timeout_s is not None:
         args.update(connect_timeout=timeout_s, read_timeout=timeout_s, write_timeout=timeout_s)
+    if idle_transaction_s is not None:
+        args["init_command"] = init_command(config, idle_transaction_s)
     args.update(overrides)
     return _Connection(**args)

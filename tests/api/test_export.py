@@ -369,6 +369,24 @@ def test_failure_mid_stream_aborts_the_transfer(server, database_name):
     assert wait_for(lambda: not export_queries(database_name))
 
 
+def test_a_slow_reader_outlasts_the_opening_attempts_deadline(client, big_table,
+                                                              database_name):
+    """Every other statement carries its attempt's time left to the server (issue 20); an
+    export's query must not: it runs on the server until its last row is sent, long after the
+    attempt that opened it. A reader slower than the whole schedule gets every row."""
+    response = client.get("/api/big/export")
+    started = time.monotonic()
+    lines = 0
+    for number, piece in enumerate(response.response):
+        lines += piece.count(b"\r\n")
+        if number < 20:
+            time.sleep(0.1)
+        if number == 20:
+            assert time.monotonic() - started > 1.6  # the longest attempt of the schedule
+            assert export_queries(database_name), "the query should still be streaming"
+    assert lines == 200_001
+
+
 def test_offset_beyond_mysql_range_is_400_not_500(client):
     # Regression: the export read ?offset= with its own helper that lacked the bound the
     # query endpoints have, and MySQL answered LIMIT ... OFFSET 1e23 with a syntax error (500).

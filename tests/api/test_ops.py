@@ -76,8 +76,8 @@ def test_not_ready_when_the_database_is_down_and_quickly(database_name):
 SERIES = ["tablegate_http_requests_total", "tablegate_http_request_duration_seconds_bucket",
           "tablegate_db_attempts_total", "tablegate_db_retries_total",
           "tablegate_db_timeouts_total", "tablegate_db_cancellations_total",
-          "tablegate_db_pool_connections_in_use", "tablegate_rows_imported_total",
-          "tablegate_rows_exported_total"]
+          "tablegate_db_kill_unconfirmed_total", "tablegate_db_pool_connections_in_use",
+          "tablegate_rows_imported_total", "tablegate_rows_exported_total"]
 
 
 def test_metrics_count_requests_by_route_template(client, sql):

@@ -9,6 +9,7 @@ healthy attempts too.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 import threading
 import time
@@ -181,3 +182,10 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return predicate()
+
+
+def stopped_by(details: dict) -> float:
+    """An answer's ``details.stopped_by`` (issue 20), in seconds since the epoch like
+    ``AttemptRecord.started``."""
+    moment = datetime.datetime.strptime(details["stopped_by"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.replace(tzinfo=datetime.timezone.utc).timestamp()

@@ -13,9 +13,12 @@ make the network fail in the ways a real one does, instead of mocking the driver
   that went down).
 - ``on_client_bytes(pattern, action)``: arm a one-shot trigger on the next client packet that
   contains ``pattern`` (for example the COMMIT statement): ``"pause"`` holds it and pauses the
-  proxy, ``"drop"`` swallows it and resets the connection (the server never sees it),
-  ``"lose-reply"`` delivers it and resets the connection instead of delivering the answer (the
-  server acted, the client never hears).
+  proxy, ``"pause-after"`` delivers it and then pauses the proxy (the statement runs on the
+  server, nothing more gets through, not even a KILL), ``"stall"`` delivers it and then freezes
+  that one connection both ways while the others flow, ``"drop"`` swallows it and resets the
+  connection (the server never sees it), ``"lose-reply"`` delivers it and resets the connection
+  instead of delivering the answer (the server acted, the client never hears). Several triggers
+  may be armed at once; each fires on its own packet.
 
 One thread per connection moves bytes both ways with ``select``; only that thread touches its
 sockets, others ask it to stop through a flag, so no file descriptor is closed under a ``select``.
@@ -62,6 +65,7 @@ class _Link:
         self.server: socket.socket | None = None
         self.stop = False  # set by other threads; the link's own thread closes the sockets
         self.doomed = False  # swallowed by a blackhole: reset on resume, never forwarded
+        self.stalled = False  # frozen by a "stall" trigger until resume()
         self.lose_reply = False
         self.held = b""  # client bytes held back by a "pause" trigger
         self.gate = threading.Lock()
@@ -89,12 +93,12 @@ class _Link:
 
     def _pump(self) -> None:
         while not self.stop and not self.proxy.closing:
-            if self._swallowed() or self.proxy.mode != PASS:
+            if self._swallowed() or self.proxy.mode != PASS or self.stalled:
                 self.proxy.wait_for_change()
                 continue
             readable, _, _ = select.select([self.client, self.server], [], [], POLL_S)
             with self.gate:  # pause() waits on this gate: nothing moves once it returns
-                if self.proxy.mode != PASS or self.stop:
+                if self.proxy.mode != PASS or self.stop or self.stalled:
                     continue
                 if self.held:
                     self.server.sendall(self.held)
@@ -124,8 +128,13 @@ class _Link:
                 return True
             if trigger.action == "drop":
                 return False
-            self.server.sendall(data)  # "lose-reply"
-            self.lose_reply = True
+            self.server.sendall(data)  # "pause-after", "stall" and "lose-reply"
+            if trigger.action == "pause-after":
+                self.proxy.mode = PAUSED
+            elif trigger.action == "stall":
+                self.stalled = True
+            else:
+                self.lose_reply = True
             return True
         finally:
             trigger.fired.set()
@@ -146,7 +155,7 @@ class FaultProxy:
         self._changed = threading.Condition()
         self._listener: socket.socket | None = None
         self._acceptor: threading.Thread | None = None
-        self._trigger: _Trigger | None = None
+        self._triggers: list[_Trigger] = []
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -187,13 +196,16 @@ class FaultProxy:
         self._stop_listening()
 
     def resume(self) -> None:
-        """Back to normal on the same port: held bytes flow on, swallowed connections reset.
+        """Back to normal on the same port: held bytes flow on, stalled connections thaw,
+        swallowed connections reset.
 
         Normal first, then the resets: the other way round, a connection made in between
         would be swallowed after the sweep and hang until its client gives up.
         """
         if self._listener is None:
             self._listen()
+        for link in self._snapshot():
+            link.stalled = False
         self._switch(PASS)
         doomed = [link for link in self._snapshot() if link.doomed]
         for link in doomed:
@@ -203,11 +215,11 @@ class FaultProxy:
 
     def on_client_bytes(self, pattern: bytes, action: str) -> threading.Event:
         """Arm a one-shot trigger; the returned event is set once it has fired."""
-        if action not in ("pause", "drop", "lose-reply"):
+        if action not in ("pause", "pause-after", "stall", "drop", "lose-reply"):
             raise ValueError(action)
         trigger = _Trigger(pattern, action)
         with self._lock:
-            self._trigger = trigger
+            self._triggers.append(trigger)
         return trigger.fired
 
     # -- internals --------------------------------------------------------------------------
@@ -227,11 +239,11 @@ class FaultProxy:
 
     def take_trigger(self, data: bytes) -> _Trigger | None:
         with self._lock:
-            trigger = self._trigger
-            if trigger is None or trigger.pattern not in data:
-                return None
-            self._trigger = None
-            return trigger
+            for trigger in self._triggers:
+                if trigger.pattern in data:
+                    self._triggers.remove(trigger)
+                    return trigger
+            return None
 
     def connect_upstream(self) -> socket.socket:
         if isinstance(self.upstream, str):

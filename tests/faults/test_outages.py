@@ -10,7 +10,7 @@ from conftest import assert_envelope_error, assert_envelope_success
 
 from tablegate.db import pool
 
-from .conftest import DEFAULT, assert_schedule, processlist
+from .conftest import DEFAULT, EARLY_S, LATE_S, assert_schedule, processlist, stopped_by
 
 ANN = {"input": {"name": "Ann", "email": "ann@example.com", "age": 30}}
 BOB = {"input": {"name": "Bob", "email": "bob@example.com", "age": 40}}
@@ -21,10 +21,21 @@ def warm(client) -> None:
     assert client.get("/api/users/query").status_code == 200
 
 
-def assert_gone(response, attempts, app) -> None:
+def assert_gone(response, attempts, app, kill_unconfirmed: bool = False) -> None:
+    """503 after the whole schedule. ``kill_unconfirmed``: an attempt timed out on the server
+    and its KILL could not get through the stalled network either, so the answer says so, and
+    when the server ends that work by itself (issue 20)."""
     body = assert_envelope_error(response, 503)
     assert body["retry_count"] == 3
-    assert body["details"] == {"attempts": 4}
+    if kill_unconfirmed:
+        assert body["details"] == {"attempts": 4, "kill": "unconfirmed",
+                                   "stopped_by": body["details"]["stopped_by"]}
+        killed = next(r for r in attempts.records if r.outcome == "timeout")
+        deadline = killed.started + killed.timeout_ms / 1000
+        idle_s = app.extensions["tablegate"].config.idle_transaction_s
+        assert deadline - EARLY_S <= stopped_by(body["details"]) <= deadline + idle_s + LATE_S
+    else:
+        assert body["details"] == {"attempts": 4}
     assert len(attempts.records) == 4
     assert {r.request_id for r in attempts.records} == {response.headers["X-Request-ID"]}
     assert_schedule(attempts.records, app.extensions["tablegate"].config.schedule)
@@ -101,7 +112,7 @@ def test_pause_is_503_then_recovers(app, client, proxy, sql, database_name, atte
 
     response = client.post("/api/users", json=ANN)
 
-    assert_gone(response, attempts, app)
+    assert_gone(response, attempts, app, kill_unconfirmed=True)
     assert attempts.outcomes == ["timeout"] + ["connect-timeout"] * 3
     proxy.resume()
     assert_recovered(client, sql, attempts)
@@ -166,7 +177,7 @@ def test_pause_mid_statement_keeps_the_schedule(app, client, proxy, sql, attempt
     response = client.get("/api/users/query")
 
     assert fired.is_set()
-    assert_gone(response, attempts, app)
+    assert_gone(response, attempts, app, kill_unconfirmed=True)
     assert attempts.outcomes == ["timeout"] + ["connect-timeout"] * 3
     assert any("could not kill" in warning for warning in attempts.warnings)
     proxy.resume()

@@ -57,3 +57,36 @@ def test_misconfiguration_is_one_clear_line(environ, fragment):
         Config.from_env(environ)
     assert fragment in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+# --- the idle transaction timeout (issue 20) ----------------------------------------------
+
+@pytest.mark.parametrize("overrides, seconds", [
+    pytest.param({}, 4, id="default-schedule"),
+    pytest.param({"retry_timeouts_ms": (200, 250, 300, 350), "retry_waits_ms": (50, 100, 150)},
+                 3, id="short-schedule"),
+    pytest.param({"retry_timeouts_ms": (1000, 2000, 4000, 8000)}, 10, id="raised-schedule"),
+    pytest.param({"idle_transaction_timeout_s": 2}, 2, id="explicit"),
+])
+def test_idle_transaction_timeout_is_above_the_longest_attempt(overrides, seconds):
+    config = Config(**overrides)
+    assert config.idle_transaction_s == seconds
+    assert config.idle_transaction_s * 1000 > max(config.retry_timeouts_ms)
+
+
+def test_idle_transaction_timeout_from_env():
+    assert Config.from_env({"TABLEGATE_IDLE_TRANSACTION_TIMEOUT_S": "7"}).idle_transaction_s == 7
+    assert Config.from_env({"TABLEGATE_IDLE_TRANSACTION_TIMEOUT_S": ""}).idle_transaction_s == 4
+
+
+@pytest.mark.parametrize("environ", [
+    pytest.param({"TABLEGATE_IDLE_TRANSACTION_TIMEOUT_S": "1"}, id="below-longest-attempt"),
+    pytest.param({"TABLEGATE_IDLE_TRANSACTION_TIMEOUT_S": "0"}, id="off"),
+    pytest.param({"TABLEGATE_IDLE_TRANSACTION_TIMEOUT_S": "2",
+                  "TABLEGATE_RETRY_TIMEOUTS_MS": "200,2000", "TABLEGATE_RETRY_WAITS_MS": "10"},
+                 id="equal-to-longest-attempt"),
+])
+def test_idle_transaction_timeout_at_or_below_an_attempt_is_refused(environ):
+    with pytest.raises(ConfigError, match="TABLEGATE_IDLE_TRANSACTION_TIMEOUT_S must be above "
+                                          "the longest of TABLEGATE_RETRY_TIMEOUTS_MS"):
+        Config.from_env(environ)
