@@ -49,9 +49,9 @@ class Gateway:
         again."""
         try:
             return self.run(operation, borrow=borrow)
-        except TableNotFound:
+        except TableNotFound as exc:
             self.catalog.forget(table.name)
-            raise TableNotFound(table.name) from None
+            raise TableNotFound(table.name, exc.details) from None
         except StaleSchema:
             self.catalog.forget(table.name)
             raise

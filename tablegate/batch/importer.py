@@ -21,7 +21,7 @@ from tablegate import formats, metrics, names
 from tablegate.batch import infer, ledger, loader
 from tablegate.db.schema import Table
 from tablegate.db.sql import quote_identifier
-from tablegate.errors import TableNotFound, TablegateError, Unprocessable, errno
+from tablegate.errors import Forbidden, TableNotFound, TablegateError, Unprocessable
 from tablegate.formats.rows import Row
 from tablegate.gateway import Gateway
 
@@ -148,11 +148,13 @@ def _create(db: Gateway, plan: infer.Plan) -> tuple[Table, bool]:
     created = True
     try:
         db.run(lambda session: session.execute(ddl))
-    except pymysql.MySQLError as exc:
-        if errno(exc) != TABLE_EXISTS:
-            raise Unprocessable("The database refused to create the table "
-                                f"(error {errno(exc) or '?'})",
-                                {"mysql_errno": errno(exc), "ddl": ddl}) from None
+    except TablegateError as exc:
+        number = (exc.details or {}).get("mysql_errno")
+        if number is None or exc.status >= 500 or isinstance(exc, Forbidden):
+            raise  # not about the statement: unavailable, a timeout, no CREATE privilege
+        if number != TABLE_EXISTS:
+            raise Unprocessable(f"The database refused to create the table (error {number})",
+                                {**exc.details, "ddl": ddl}) from None
         created = False
     return db.catalog.refresh(plan.table), created
 
