@@ -62,7 +62,7 @@ def tables():
     db = gateway.current()
     reflected = auth.visible(db.catalog.all())
     estimates = db.run(schema.row_estimates)
-    listed = [{"name": name, "estimated_rows": estimates.get(name),
+    listed = [{"name": name, **kind(table), "estimated_rows": estimates.get(name),
                "primary_key": list(table.primary_key)}
               for name, table in sorted(reflected.items())]
     return envelope.success("Tables retrieved successfully",
@@ -88,6 +88,14 @@ def openapi_document():
 def describe(table: schema.Table) -> dict:
     return {
         "name": table.name,
+        **kind(table),
         "primary_key": list(table.primary_key),
         "columns": [dataclasses.asdict(column) for column in table.columns.values()],
     }
+
+
+def kind(table: schema.Table) -> dict:
+    """``type``, and for a view whether it takes inserts and updates (issue 13)."""
+    if table.kind != "view":
+        return {"type": table.kind}
+    return {"type": table.kind, "insertable": table.insertable, "updatable": table.updatable}

@@ -64,8 +64,22 @@ TABLE_PARAMETER = {"name": "table", "in": "path", "required": True,
                    "schema": {"type": "string", "minLength": 1}}
 
 
+#: The write operations of a table's own paths, and the flag of ``schema.Table`` each needs:
+#: a read-only view's document has no such operation (issue 13).
+WRITE_OPERATIONS = {"post": "insertable", "put": "updatable", "patch": "updatable",
+                    "delete": "updatable"}
+
+
 def column_schema(column: Column) -> dict:
-    """JSON Schema of a column's values, accepting what the API takes and returns."""
+    """JSON Schema of a column's values, accepting what the API takes and returns; a generated
+    column's are read-only (a write naming it is a 400)."""
+    schema = _value_schema(column)
+    if column.generated:
+        schema["readOnly"] = True
+    return schema
+
+
+def _value_schema(column: Column) -> dict:
     t = column.data_type
     if column.is_boolean:
         schema: dict = {"type": ["integer", "boolean"]}
@@ -98,7 +112,7 @@ def column_schema(column: Column) -> dict:
 def document(tables: dict[str, Table], *, keys: bool = False) -> dict:
     """The document of ``tables``, each with its own paths and row schema; ``keys``: API keys
     are on, so every operation but the probes and the metrics declares that it needs one."""
-    paths = _service_paths(sorted(tables))
+    paths = _service_paths(sorted(name for name, table in tables.items() if table.insertable))
     schemas: dict = {"Envelope": ENVELOPE, "Error": ERROR}
     for name, table in sorted(tables.items()):
         ref = _component_name(name)
@@ -107,11 +121,26 @@ def document(tables: dict[str, Table], *, keys: bool = False) -> dict:
             "properties": {c.name: column_schema(c) for c in table.columns.values()},
             "additionalProperties": False,
         }
-        paths.update(_table_paths(
-            quote(table.name, safe=""), table.name,
-            {"$ref": f"#/components/schemas/{ref}"}, list(table.columns),
-            ", ".join(table.primary_key)))
+        segment = quote(table.name, safe="")
+        table_paths = _table_paths(
+            segment, table.name, {"$ref": f"#/components/schemas/{ref}"}, list(table.columns),
+            ", ".join(table.primary_key))
+        _drop_refused_writes(table_paths, "/api/" + segment, table)
+        paths.update(table_paths)
     return _document(paths, schemas, keys)
+
+
+def _drop_refused_writes(paths: dict, base: str, table: Table) -> None:
+    """Leave out the writes the table cannot take, and a path left with no operation."""
+    refused = {method for method, flag in WRITE_OPERATIONS.items() if not getattr(table, flag)}
+    for path in (base, base + "/{key}"):
+        item = paths.get(path)
+        if item is None:
+            continue
+        for method in refused:
+            item.pop(method, None)
+        if not set(item) - {"parameters"}:
+            del paths[path]
 
 
 def generic_document() -> dict:

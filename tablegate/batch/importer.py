@@ -181,6 +181,8 @@ def _drop_if_empty(db: Gateway, table: Table) -> bool:
 def _import(db: Gateway, options: Options, table: Table, statement: loader.InsertStatement,
             rows: Iterator[Row], progress: Callable[[loader.Tally], None] | None,
             extra: dict, setup: str | None = None) -> Outcome:
+    if statement.skipped:
+        extra["columns_skipped"] = statement.skipped
     tally, written = loader.import_rows(db, table, statement, rows, options.atomic, progress,
                                       dry_run=options.dry_run, setup=setup)
     summary = {**tally.summary(table.name, written), **extra}
@@ -236,11 +238,16 @@ class Importer:
 
     def require_table(self, options: Options) -> None:
         """A table that is missing or not exposed is a 404 before anything is recorded or
-        copied, unless the import is to create it (an exposed name, then)."""
+        copied, unless the import is to create it (an exposed name, then); a view that takes
+        no inserts is a 405."""
         name = options.table
-        if not (options.create and self.db.catalog.exposed(name)
-                and names.could_name_a_table(name)):
-            self.db.catalog.require(name)
+        try:
+            table = self.db.catalog.require(name)
+        except TableNotFound:
+            if options.create and self.db.catalog.exposed(name) and names.could_name_a_table(name):
+                return
+            raise
+        table.require_write("insert")
 
     def begin(self, options: Options, digest: str, size: int, background: bool) -> int:
         """Record the import (409, 429) and start its heartbeat; its id."""

@@ -28,7 +28,8 @@ from pymysql.constants import SERVER_STATUS
 
 from tablegate.db.schema import Table
 from tablegate.db.sql import on_duplicate, quote_identifier
-from tablegate.errors import Conflict, TablegateError, Unavailable, Unprocessable, from_mysql
+from tablegate.errors import (BadRequest, Conflict, TablegateError, Unavailable, Unprocessable,
+                              from_mysql)
 from tablegate.formats.rows import DEFAULT, Row, chunks
 from tablegate.gateway import Gateway
 
@@ -83,7 +84,19 @@ class InsertStatement:
     """The INSERT of one file into one table in one mode, for any group of its rows."""
 
     def __init__(self, table: Table, header: Sequence[str], mode: str) -> None:
-        columns = [table.column(name) for name in header]
+        """Refuses a table that takes no inserts (405). Generated columns in the header are
+        skipped, their cells dropped: the server computes them, and an export, which shows
+        them, must import back (``skipped`` names them for the summary)."""
+        table.require_write("insert")
+        named = [table.column(name) for name in header]
+        columns = [c for c in named if not c.generated]
+        self.skipped = [c.name for c in named if c.generated]
+        if not columns:
+            raise BadRequest("Every column the header names is generated: nothing to import",
+                             {"columns_skipped": self.skipped})
+        #: The indexes of the cells to keep, when some are dropped.
+        self._keep = tuple(i for i, c in enumerate(named) if not c.generated) \
+            if self.skipped else None
         names = ", ".join(quote_identifier(c.name) for c in columns)
         self.head = f"INSERT INTO {quote_identifier(table.name)} ({names}) VALUES "
         self.tail = "" if mode == "insert" else on_duplicate(
@@ -122,6 +135,8 @@ class InsertStatement:
             if error:
                 failures.append((number, "400", error))
                 continue
+            if self._keep is not None:
+                values = tuple([values[i] for i in self._keep])
             if None in values or self._binary:
                 try:
                     values = self.prepare(values)
