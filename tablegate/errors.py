@@ -194,7 +194,9 @@ SIGNAL_ERRNO = 1644
 _NAME = r"`(?:[^`]|``)*`"
 _QUALIFIED = re.compile(rf"{_NAME}\.({_NAME}(?:\.{_NAME})?)")
 # 'user'@'host' in access errors: the service's account and address.
-_ACCOUNT = re.compile(r"'(?:[^'\\]|\\.)*'@'(?:[^'\\]|\\.)*'")
+_ACCOUNT = re.compile(r"(?:user )?'(?:[^'\\]|\\.)*'@'(?:[^'\\]|\\.)*'")
+# "SELECT command denied ...": the statement's word, which need not shout.
+_COMMAND = re.compile(r"^([A-Z][A-Z ]*[A-Z]) command denied")
 
 
 def errno(exc: BaseException) -> int | None:
@@ -256,4 +258,5 @@ def server_text(exc: BaseException, database: str | None = None) -> str:
     text = _QUALIFIED.sub(r"\1", str(args[1]) if len(args) > 1 else "")
     if database:
         text = text.replace(f"'{database}.", "'")
+    text = _COMMAND.sub(lambda m: f"{m[1].lower()} command denied", text)
     return _ACCOUNT.sub("the database user", text)
