@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 
+from tablegate.api.auth import load_keys
 from tablegate.config import Config, ConfigError
 
 
@@ -32,7 +33,7 @@ def _whole_number(name: str, default: str) -> int:
 
 
 try:
-    Config.from_env()
+    load_keys(Config.from_env())  # the keys too: the service's settings that need parsing
 except ConfigError as exc:
     _stop(str(exc))
 

@@ -17,6 +17,7 @@ import contextvars
 import datetime
 import json
 import logging
+import re
 import sys
 import time
 
@@ -92,12 +93,21 @@ def _start() -> None:
     g.log_started = time.perf_counter()
 
 
+#: ``<collection:table>`` in a rule: the route's template says ``<table>``, whatever converter
+#: routes it (metrics' labels do the same; neither layer may import the other).
+_CONVERTER = re.compile(r"<\w+:(\w+)>")
+
+
+def _template(rule: str) -> str:
+    return _CONVERTER.sub(r"<\1>", rule)
+
+
 def _access_line(response: Response) -> Response:
     """``table``: the URL's, or the one an import named (``g.table``, set once it is known)."""
     started = g.get("log_started", time.perf_counter())
     ACCESS.info("request", extra={"fields": {
         "method": request.method,
-        "route": request.url_rule.rule if request.url_rule is not None else None,
+        "route": _template(request.url_rule.rule) if request.url_rule is not None else None,
         "table": (request.view_args or {}).get("table", g.get("table")),
         "status": response.status_code,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1),

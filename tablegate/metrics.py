@@ -14,6 +14,7 @@ pool's gauge is read through the callable ``init_app`` is given: this module kno
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 
@@ -43,6 +44,9 @@ ROWS_EXPORTED = Counter("tablegate_rows_exported_total", "Rows streamed by CSV e
 
 #: Outcomes of the executor's attempts (``executor.Outcome.kind``) that are timeouts, and the one of
 #: them after which the statement is killed on the server.
+#: ``<collection:table>`` in a rule is labelled ``<table>``, as the access log names it.
+_CONVERTER = re.compile(r"<\w+:(\w+)>")
+
 TIMEOUT_OUTCOMES = frozenset({"timeout", "connect-timeout"})
 KILLED_OUTCOME = "timeout"
 
@@ -72,7 +76,8 @@ def _start() -> None:
 
 
 def _record(response: Response, pool_in_use: Callable[[], int]) -> Response:
-    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    route = _CONVERTER.sub(r"<\1>", request.url_rule.rule) if request.url_rule is not None \
+        else "unmatched"
     REQUESTS.labels(route, request.method, str(response.status_code)).inc()
     LATENCY.labels(route, request.method).observe(
         time.perf_counter() - g.get("metrics_started", time.perf_counter()))

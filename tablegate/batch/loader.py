@@ -91,7 +91,7 @@ class InsertStatement:
         named = [table.column(name) for name in header]
         columns = [c for c in named if not c.generated]
         self.skipped = [c.name for c in named if c.generated]
-        if not columns:
+        if self.skipped and not columns:
             raise BadRequest("Every column the header names is generated: nothing to import",
                              {"columns_skipped": self.skipped})
         #: The indexes of the cells to keep, when some are dropped.

@@ -45,6 +45,9 @@ def gunicorn(tmp_path, *args: str, **settings: str) -> subprocess.CompletedProce
                  "TABLEGATE_DB_PORT must be a whole number, got 'abc'", id="service-setting"),
     pytest.param("TABLEGATE_WORKERS", "many",
                  "TABLEGATE_WORKERS must be a whole number, got 'many'", id="gunicorn-setting"),
+    pytest.param("TABLEGATE_API_KEYS", "my-secret-key",
+                 "TABLEGATE_API_KEYS entry 1 must look like "
+                 "sha256:<64 hex digits>=<table>:<r|w|rw>[,...]", id="api-keys"),
 ])
 def test_a_bad_setting_stops_gunicorn_before_it_forks(tmp_path, name, value, line):
     """Issue 13: ``TABLEGATE_DB_PORT=abc gunicorn -c gunicorn.conf.py wsgi:app`` kept the port
