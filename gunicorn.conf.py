@@ -16,7 +16,6 @@ import os
 import sys
 import tempfile
 
-from tablegate.api.auth import load_keys
 from tablegate.config import Config, ConfigError
 
 
@@ -33,7 +32,7 @@ def _whole_number(name: str, default: str) -> int:
 
 
 try:
-    load_keys(Config.from_env())  # the keys too: the service's settings that need parsing
+    Config.from_env()  # API keys are parsed by the app: a bad one halts gunicorn (wsgi.py)
 except ConfigError as exc:
     _stop(str(exc))
 

@@ -45,9 +45,7 @@ def gunicorn(tmp_path, *args: str, **settings: str) -> subprocess.CompletedProce
                  "TABLEGATE_DB_PORT must be a whole number, got 'abc'", id="service-setting"),
     pytest.param("TABLEGATE_WORKERS", "many",
                  "TABLEGATE_WORKERS must be a whole number, got 'many'", id="gunicorn-setting"),
-    pytest.param("TABLEGATE_API_KEYS", "my-secret-key",
-                 "TABLEGATE_API_KEYS entry 1 must look like "
-                 "sha256:<64 hex digits>=<table>:<r|w|rw>[,...]", id="api-keys"),
+
 ])
 def test_a_bad_setting_stops_gunicorn_before_it_forks(tmp_path, name, value, line):
     """Issue 13: ``TABLEGATE_DB_PORT=abc gunicorn -c gunicorn.conf.py wsgi:app`` kept the port
@@ -58,18 +56,26 @@ def test_a_bad_setting_stops_gunicorn_before_it_forks(tmp_path, name, value, lin
     assert "Booting worker" not in result.stdout + result.stderr
 
 
-def test_a_bad_setting_halts_gunicorn_started_without_the_configuration_file(tmp_path):
-    """Without gunicorn.conf.py the worker finds the setting: it exits with the worker-boot-
-    error status, and gunicorn stops after that one worker instead of booting another."""
-    bare = tmp_path / "bare.conf.py"
-    bare.write_text("control_socket_disable = True\n")  # no second gunicorn's socket taken
-    result = gunicorn(tmp_path, "-c", str(bare), "--bind", "127.0.0.1:0",
-                      TABLEGATE_DB_PORT="abc")
+@pytest.mark.parametrize("configuration, name, value, line", [
+    pytest.param(None, "TABLEGATE_DB_PORT", "abc",
+                 "TABLEGATE_DB_PORT must be a whole number, got 'abc'",
+                 id="without-the-configuration-file"),
+    pytest.param("gunicorn.conf.py", "TABLEGATE_API_KEYS", "my-secret-key",
+                 "TABLEGATE_API_KEYS entry 1 must look like "
+                 "sha256:<64 hex digits>=<table>:<r|w|rw>[,...]", id="api-keys-parsed-by-the-app"),
+])
+def test_a_setting_the_worker_refuses_halts_gunicorn(tmp_path, configuration, name, value, line):
+    """The worker that finds the setting exits with the worker-boot-error status, and gunicorn
+    stops after that one worker instead of booting another."""
+    if configuration is None:
+        configuration = tmp_path / "bare.conf.py"
+        configuration.write_text("control_socket_disable = True\n")  # no shared socket taken
+    result = gunicorn(tmp_path, "-c", str(configuration), "--bind", "127.0.0.1:0",
+                      **{name: value})
     assert result.returncode == WORKER_BOOT_ERROR
     log = result.stdout + result.stderr
     assert log.count("Booting worker") == 1
-    assert log.count("tablegate: configuration error: TABLEGATE_DB_PORT must be a whole number, "
-                     "got 'abc'") == 1
+    assert log.count(f"tablegate: configuration error: {line}") == 1
 
 
 def test_app_starts_without_a_database():
