@@ -37,9 +37,10 @@ BINARY_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob
 WRITES = {"insert": "insertable", "update": "updatable", "delete": "updatable"}
 
 #: The probe's errors that say a view cannot take any insert (MariaDB "Inserting and Updating
-#: with Views"): not insertable-into (expressions, aggregates, ...), and a column of the base
-#: table without a default that the view does not show.
-NOT_INSERTABLE = frozenset({1471, 1423})
+#: with Views"): not insertable-into (expressions, aggregates, ...), a column of the base table
+#: without a default that the view does not show; and a broken view, whose tables or definer
+#: are gone (1356, 1449), which takes nothing until it is repaired.
+NOT_INSERTABLE = frozenset({1471, 1423, 1356, 1449})
 
 
 class UnknownColumn(BadRequest):

@@ -55,10 +55,13 @@ SCHEMA = [
     "JOIN cat_parent p ON p.id = c.parent_id",
     "CREATE VIEW cat_shout AS SELECT id, UPPER(code) AS shout FROM cat",
     "CREATE SEQUENCE cat_seq",
+    # A view whose definer does not exist (a dropped account, a dump from another server).
+    f"CREATE DEFINER = 'tg_gone_{uuid.uuid4().hex[:8]}'@'%' VIEW cat_orphan AS SELECT id FROM cat",
 ]
-OBJECTS = ["VIEW stale_insert", "VIEW stale_update", "VIEW cat_positive", "VIEW cat_join",
-           "VIEW cat_shout", "SEQUENCE cat_seq", "TABLE stale_gen", "TABLE stale_col",
-           "TABLE stale_drop", "TABLE cat_strict", "TABLE cat", "TABLE cat_parent"]
+OBJECTS = ["VIEW stale_insert", "VIEW stale_update", "VIEW stale_broken", "VIEW cat_positive",
+           "VIEW cat_join", "VIEW cat_shout", "VIEW cat_orphan", "SEQUENCE cat_seq",
+           "TABLE stale_gen", "TABLE stale_col", "TABLE stale_drop", "TABLE stale_base",
+           "TABLE cat_strict", "TABLE cat", "TABLE cat_parent"]
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +126,14 @@ def stale_table(name: str, ddl: str, later: str) -> Callable:
         assert_envelope_success(client.get(f"/api/{name}/schema"))
         sql(later)
     return setup
+
+
+def broken_view(sql, client) -> None:
+    """A view read while its table was there; then the table is dropped."""
+    sql("CREATE TABLE IF NOT EXISTS stale_base (id INT PRIMARY KEY)")
+    sql("CREATE OR REPLACE VIEW stale_broken AS SELECT id FROM stale_base")
+    assert_envelope_success(client.get("/api/stale_broken/schema"))
+    sql("DROP TABLE stale_base")
 
 
 AGGREGATE = "SELECT amount, COUNT(*) AS n FROM cat GROUP BY amount"
@@ -259,6 +270,10 @@ CASES = [
          account="socket", problem="login_refused"),
     case("account-locked", 4151, "HY000", 503, "GET", "/api/cat/query", account="locked",
          problem="login_refused"),
+    case("view-definer-gone", 1449, "HY000", 503, "GET", "/api/cat_orphan/query",
+         problem="broken_definition"),
+    case("view-of-a-dropped-table", 1356, "HY000", 503, "GET", "/api/stale_broken/query",
+         setup=broken_view, problem="broken_definition"),
 ]
 
 AT_ROW = re.compile(r" at row \d+$")
@@ -268,6 +283,14 @@ def test_the_catalogue_covers_at_least_25_server_errors():
     errors = {(c.values[0].errno, c.values[0].sqlstate) for c in CASES}
     assert len({number for number, _ in errors}) >= 25
     assert len({state[:2] for _, state in errors}) >= 8  # classes, not a list of numbers
+
+
+def test_discovery_lists_a_broken_view_as_taking_nothing(catalogue, client):
+    """Its definer is gone: reading it is a 503, but the listing of every table still works."""
+    tables = {t["name"]: t for t in assert_envelope_success(client.get("/api/tables"))[
+        "data"]["tables"]}
+    assert tables["cat_orphan"]["insertable"] is False
+    assert client.get("/openapi.json").status_code == 200
 
 
 @pytest.mark.parametrize("case", CASES)
