@@ -68,7 +68,11 @@ class AtomicImportLost(Unavailable):
     """The transaction of an atomic import cannot be trusted any more."""
 
 
-# Failures caused by the rows of a unit, as the executor raises them: split the unit.
+# Failures caused by the rows of a unit, as the executor raises them: split the unit. 409 and
+# 422 are a row's own fault whatever the server's reason (errors.from_mysql: SQLSTATE classes
+# 01, 22, 23, 44, 45, and HY000 errors about values: a trigger's SIGNAL, a CHECK constraint, a
+# view's CHECK OPTION, a generated column's overflow). A fault of the statement (a view that
+# takes no insert, a privilege, a misconfiguration) is the same for every row: it ends the import.
 ROW_FAULTS = (Conflict, Unprocessable, RowsTooLarge)
 
 
