@@ -31,6 +31,7 @@ DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 
 ERROR_STATUSES = {
     "400": "Malformed request, unknown column or operator, empty WHERE",
+    "403": "The database user lacks the privilege",
     "404": "Table not found",
     "409": "Duplicate key or foreign-key violation",
     "413": "Body too large",
@@ -40,6 +41,10 @@ ERROR_STATUSES = {
     "503": "Database unavailable after the retry schedule",
     "504": "Every attempt timed out",
 }
+
+#: A write the table cannot take: a view's (the document leaves out the writes a view takes
+#: none of), a join view's, a sequence's.
+WRITE_REFUSED = "A write this table or view cannot take"
 
 #: The two ways to send a key (``auth._sent_key``); either one suffices.
 SECURITY_SCHEMES = {
@@ -266,6 +271,10 @@ def _table_paths(segment: str, label: str, row: dict, columns: list[str] | None,
     }
     for path in (base + "/export", "/api/batch/" + segment + "/export"):
         paths[path] = {"get": _export_operation(label, columns)}
+    for path in (base, base + "/{key}"):
+        for method, operation in paths[path].items():
+            if method in WRITE_OPERATIONS:
+                operation["responses"]["405"] = _response(WRITE_REFUSED, "Error")
     if segment == "tables":  # the listing's path, never a collection (crud.CollectionConverter)
         del paths[base]
     if common:
@@ -287,14 +296,15 @@ def _batch_paths(names: list[str] | None) -> dict:
     table = {"enum": names} if names else {"type": "string"}
     import_file = _operation(
         "Import a CSV, JSON, NDJSON or XLSX file into a table", "Envelope",
-        statuses=("400", "404", "409", "413", "415", "422", "429", "503", "504"),
+        statuses=("400", "403", "404", "409", "413", "415", "422", "429", "503", "504"),
         parameters=parameters(params.IMPORT, {"table": table}))
     import_file["requestBody"] = {"required": True, "content": {"multipart/form-data": {
         "schema": {"type": "object", "required": ["file"],
                    "properties": {"file": {"type": "string", "format": "binary"}}}}}}
     import_file["responses"] |= {
         "202": _response("Accepted as a background job; Location names it", "Envelope"),
-        "207": _response("Some rows failed", "Envelope")}
+        "207": _response("Some rows failed", "Envelope"),
+        "405": _response(WRITE_REFUSED, "Error")}
     job = _operation("An import and its progress", "Envelope",
                      statuses=("404", "503", "504"),
                      parameters=[{"name": "job_id", "in": "path", "required": True,
