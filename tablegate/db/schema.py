@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pymysql
 
 from tablegate.errors import (BadRequest, Conflict, Forbidden, MethodNotAllowed, TableNotFound,
-                              Unprocessable, from_mysql)
+                              Unprocessable, errno, from_mysql)
 from tablegate.names import could_name_a_table, quote_identifier
 
 #: How long a table's reflection is trusted when a request names a column it lacks. Within it
@@ -215,7 +215,7 @@ def _takes_inserts(session, name: str) -> bool:
     try:
         session.execute(INSERT_PROBE_SQL.format(view=view)).fetchall()
     except pymysql.MySQLError as exc:
-        if exc.args and exc.args[0] in NOT_INSERTABLE:
+        if errno(exc) in NOT_INSERTABLE:
             return False
         if isinstance(from_mysql(exc), (BadRequest, Forbidden, MethodNotAllowed, Conflict,
                                         Unprocessable)):
