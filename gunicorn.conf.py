@@ -5,23 +5,48 @@ worker are the concurrency; the pool has one connection per executor thread. A s
 holds one of those threads only while gunicorn reads its request or writes its response, and
 both are bounded below (``timeout``, the request-line and header limits); idle keep-alive
 connections wait in the worker's event loop, not on a thread.
+
+Every setting is checked here, before gunicorn binds the port or forks a worker: one that
+cannot be used stops gunicorn with one line (issue 13). Left to the workers, each would fail
+on it in turn while the master kept booting new ones.
 """
 import glob
 import ipaddress
 import os
+import sys
 import tempfile
+
+from tablegate.config import Config, ConfigError
+
+
+def _stop(problem: str) -> None:
+    sys.exit(f"tablegate: configuration error: {problem}")
+
+
+def _whole_number(name: str, default: str) -> int:
+    raw = os.environ.get(name, default)
+    try:
+        return int(raw)
+    except ValueError:
+        _stop(f"{name} must be a whole number, got {raw!r}")
+
+
+try:
+    Config.from_env()  # API keys are parsed by the app: a bad one halts gunicorn (wsgi.py)
+except ConfigError as exc:
+    _stop(str(exc))
 
 bind = os.environ.get("TABLEGATE_BIND", "0.0.0.0:8000")
 worker_class = "gthread"
-workers = int(os.environ.get("TABLEGATE_WORKERS", "2"))
-threads = int(os.environ.get("TABLEGATE_THREADS", "8"))
+workers = _whole_number("TABLEGATE_WORKERS", "2")
+threads = _whole_number("TABLEGATE_THREADS", "8")
 # Well above the retry schedule's worst case (1.6 + 0.8 + 0.4 + 0.2 s of attempts plus
 # 0.4 + 0.8 + 1.6 s of waits = 5.8 s), so gunicorn never kills a worker mid-schedule; also the
 # bound on a client that trickles its request.
-timeout = int(os.environ.get("TABLEGATE_WORKER_TIMEOUT", "30"))
+timeout = _whole_number("TABLEGATE_WORKER_TIMEOUT", "30")
 graceful_timeout = 30
 # Seconds an idle keep-alive connection is kept: short, so idle clients cannot pile up.
-keepalive = int(os.environ.get("TABLEGATE_KEEPALIVE", "5"))
+keepalive = _whole_number("TABLEGATE_KEEPALIVE", "5")
 # Connections a worker holds at once (idle keep-alive ones included); beyond it new ones wait.
 worker_connections = 1000
 # Slow clients: cap header size and count so that a trickling request cannot hold a thread.

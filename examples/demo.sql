@@ -29,3 +29,27 @@ CREATE TABLE products (
 INSERT INTO products (name, price, released, updated_at, in_stock, tags, thumbnail) VALUES
   ('Tea', 3.50, '2026-11-01', '2026-11-20 08:15:00.250', TRUE, '["drink", "hot"]', x'89504E47'),
   ('Coffee beans', 12.25, NULL, NULL, FALSE, NULL, NULL);
+
+-- What real schemas hold besides plain tables, as docs/api.md shows them: a trigger that
+-- refuses rows, a CHECK constraint, a generated and an invisible column, a view that takes the
+-- writes of the rows it shows and one that takes none.
+CREATE TABLE order_lines (
+  id INT AUTO_INCREMENT PRIMARY KEY,
+  product VARCHAR(40) NOT NULL,
+  qty INT NOT NULL,
+  unit_price DECIMAL(10, 2) NOT NULL CHECK (unit_price >= 0),
+  total DECIMAL(12, 2) AS (qty * unit_price) STORED,
+  note VARCHAR(40) INVISIBLE NULL
+);
+
+CREATE TRIGGER order_lines_qty BEFORE INSERT ON order_lines FOR EACH ROW
+  IF NEW.qty <= 0 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'qty must be positive'; END IF;
+
+INSERT INTO order_lines (product, qty, unit_price, note) VALUES
+  ('Tea', 2, 3.50, 'gift wrap'),
+  ('Coffee beans', 1, 12.25, NULL);
+
+CREATE VIEW adults AS SELECT id, name, age FROM users WHERE age >= 18 WITH CHECK OPTION;
+
+CREATE VIEW product_sales AS
+  SELECT product, SUM(qty) AS qty, SUM(total) AS revenue FROM order_lines GROUP BY product;

@@ -251,7 +251,7 @@ class Executor:
                     continue
                 if not is_transient(exc):
                     self._report(number, timeout_ms, f"error {errno(exc)}", started)
-                    raise errors.from_mysql(exc) or exc
+                    raise self._translate(exc)
                 gave_up_at = time.monotonic()
                 self._report(number, timeout_ms, f"transient {errno(exc)}", started)
                 timed_out = False
@@ -272,9 +272,18 @@ class Executor:
             raise _commit_unknown(number) from None
         except Exception as exc:
             self._report(number, timeout_ms, f"error {errno(exc)}", started)
-            raise errors.from_mysql(exc) or exc
+            raise self._translate(exc)
         self._report(number, timeout_ms, "ok-after-timeout", started)
         return result
+
+    def _translate(self, exc: Exception) -> Exception:
+        """The contract's error for an error the server reported, caused by ``exc`` (so that
+        a caller can still read the server's own); any other exception as it is."""
+        translated = errors.from_mysql(exc, database=self.config.db_name)
+        if translated is None:
+            return exc
+        translated.__cause__ = exc
+        return translated
 
     def _attempt(self, operation: Callable[[Session], T], attempt: Attempt, borrow: bool) -> T:
         if attempt.state == ABANDONED:  # waited in the queue past its timeout
@@ -386,10 +395,19 @@ class Executor:
 
 
 def is_transient(exc: BaseException) -> bool:
+    """Worth another attempt: a connection already closed, a transient errno, or SQLSTATE class
+    08 (connection exception) unless its errno says the request or the settings are at fault (a
+    packet too large, an authentication method). Never a trigger's SIGNAL, whatever number or
+    class it gives itself."""
     if isinstance(exc, pymysql.err.InterfaceError):  # a connection already closed
         return True
     if isinstance(exc, pymysql.MySQLError):
-        return errno(exc) in TRANSIENT_ERRNOS
+        if errors.is_signal(exc):
+            return False
+        if errno(exc) in TRANSIENT_ERRNOS:
+            return True
+        return (errors.sqlstate(exc) or "").startswith("08") and \
+            type(errors.from_mysql(exc)) is errors.Unavailable
     return isinstance(exc, (ConnectionError, TimeoutError))
 
 

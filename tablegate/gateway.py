@@ -16,10 +16,15 @@ from tablegate import metrics
 from tablegate.config import Config
 from tablegate.db.pool import Pool, side_connection
 from tablegate.db.schema import Catalog, Table, UnknownColumn
-from tablegate.errors import StaleSchema, TableNotFound
+from tablegate.errors import TableNotFound, TablegateError
 from tablegate.executor import Executor, Session
 
 T = TypeVar("T")
+
+#: Server errors that say a table is not what its reflection says: a column gone (1054) or
+#: now generated (1906), a view that no longer takes the write its reflection allowed (1471,
+#: 1288). The table is read again on its next request, which then refuses before the server.
+RESHAPED = frozenset({1054, 1906, 1471, 1288})
 
 
 @dataclass(frozen=True)
@@ -45,15 +50,15 @@ class Gateway:
 
     def run_on(self, table: Table, operation: Callable[..., T], *, borrow: bool = True) -> T:
         """Run a statement on a reflected table; a table dropped since is forgotten and a 404, a
-        table altered since (a column it named is gone) is forgotten so the next request reads it
-        again."""
+        table altered since (``RESHAPED``) is forgotten so the next request reads it again."""
         try:
             return self.run(operation, borrow=borrow)
-        except TableNotFound:
+        except TableNotFound as exc:
             self.catalog.forget(table.name)
-            raise TableNotFound(table.name) from None
-        except StaleSchema:
-            self.catalog.forget(table.name)
+            raise TableNotFound(table.name, exc.details) from None
+        except TablegateError as exc:
+            if (exc.details or {}).get("mysql_errno") in RESHAPED:
+                self.catalog.forget(table.name)
             raise
 
     def side_connection(self, session: Session, **overrides) -> pymysql.connections.Connection:

@@ -30,6 +30,12 @@ def problem(name: str) -> str | None:
     return None
 
 
+def quote_identifier(name: str) -> str:
+    """A name as a quoted identifier: backticks, a backtick inside doubled. Only for names
+    that reflection confirmed or that ``check`` passed."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def could_name_a_table(name: str) -> bool:
     return problem(name) is None
 

@@ -32,6 +32,42 @@ SEED_DDL = [
 ]
 
 
+#: A schema as real databases have them (issue 13): a table with triggers that SIGNAL, CHECK
+#: constraints, stored and virtual generated columns, an invisible column and a foreign key; an
+#: aggregate view (takes no write) and a view WITH CHECK OPTION (takes the rows it shows).
+HOSTILE_DDL = [
+    """CREATE TABLE customers (
+        id INT PRIMARY KEY,
+        name VARCHAR(40) NOT NULL,
+        dept VARCHAR(10) NOT NULL DEFAULT 'dev'
+    )""",
+    """CREATE TABLE orders (
+        id INT AUTO_INCREMENT PRIMARY KEY,
+        customer_id INT NULL,
+        price DECIMAL(10, 2) NOT NULL DEFAULT 1.00,
+        qty INT NOT NULL,
+        total DECIMAL(12, 2) AS (price * qty) STORED,
+        dbl INT AS (qty * 2) VIRTUAL,
+        note VARCHAR(20) NULL,
+        secret VARCHAR(20) INVISIBLE NULL DEFAULT 'hidden',
+        CONSTRAINT price_positive CHECK (price > 0),
+        CONSTRAINT orders_customer FOREIGN KEY (customer_id) REFERENCES customers (id)
+    )""",
+    *(f"""CREATE TRIGGER orders_qty_{event} BEFORE {event} ON orders FOR EACH ROW
+        IF NEW.qty <= 0 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'qty must be positive';
+        END IF""" for event in ("insert", "update")),
+    """CREATE VIEW order_counts AS
+        SELECT customer_id, COUNT(*) AS n, SUM(total) AS spent FROM orders GROUP BY customer_id""",
+    """CREATE VIEW big_orders AS
+        SELECT id, customer_id, price, qty, note FROM orders WHERE qty >= 10
+        WITH CHECK OPTION""",
+    "INSERT INTO customers (id, name, dept) VALUES (1, 'Ann', 'dev'), (2, 'Bob', 'ops')",
+    "INSERT INTO orders (id, customer_id, price, qty, note, secret) VALUES "
+    "(1, 1, 2.50, 4, 'small', 's1'), (2, 2, 1.00, 12, 'big', 's2')",
+]
+HOSTILE_OBJECTS = ("VIEW big_orders", "VIEW order_counts", "TABLE orders", "TABLE customers")
+
+
 def server_settings() -> dict:
     """Where the test server is: the same TABLEGATE_DB_* variables the service reads."""
     env = Config.from_env()
@@ -85,6 +121,21 @@ def seed_tables(sql):
         sql(f"DROP TABLE IF EXISTS `{table}`")
     for ddl in SEED_DDL:
         sql(ddl)
+
+
+@pytest.fixture
+def hostile_schema(sql):
+    """``HOSTILE_DDL``, fresh for the test, dropped after it."""
+    def drop() -> None:
+        for kind_and_name in HOSTILE_OBJECTS:
+            kind, name = kind_and_name.split()
+            sql(f"DROP {kind} IF EXISTS {name}")
+
+    drop()
+    for statement in HOSTILE_DDL:
+        sql(statement)
+    yield
+    drop()
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def export_csv(table: str):
     reflected, (statement, query_params) = db.prepare(
         table, lambda t: sql.build_select(t, filters, args["columns"], args["order_by"], limit,
                                           offset))
-    names_out = args["columns"] or list(reflected.columns)
+    names_out = args["columns"] or reflected.visible
     opened = export.open_export(db, reflected, statement, query_params)
     response = Response(stream_with_context(export.csv_chunks(opened, reflected, names_out)),
                         mimetype="text/csv")

@@ -131,6 +131,7 @@ def patch_row(table: str, key: str):
     db = gateway.current()
 
     def build(t: Table):
+        t.require_write("update")  # before the key: a view that takes none says so first
         old = sql.key_filters(t, key.split(","))
         new = sql.key_filters(t, [values.get(f.column, f.value) for f in old])
         return (sql.build_select(t, old, lock=True), sql.build_update(t, values, old),
@@ -146,8 +147,12 @@ def patch_row(table: str, key: str):
 @bp.delete("/<table>/<key:key>")
 def delete_row(table: str, key: str):
     db = gateway.current()
-    reflected, (statement, values) = db.prepare(
-        table, lambda t: sql.build_delete(t, sql.key_filters(t, key.split(","))))
+
+    def build(t: Table):
+        t.require_write("delete")  # before the key, as for a PATCH
+        return sql.build_delete(t, sql.key_filters(t, key.split(",")))
+
+    reflected, (statement, values) = db.prepare(table, build)
     affected, _ = db.run_on(reflected, lambda s: _write(s, statement, values))
     if not affected:
         raise _no_row(table, key)

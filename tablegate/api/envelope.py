@@ -9,7 +9,7 @@ import re
 import uuid
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from tablegate import logs
@@ -74,7 +74,25 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 def _render_tablegate_error(exc: TablegateError) -> Response:
     response = error(exc.status, exc.message, exc.details)
     response.headers.update(exc.headers)
+    if exc.status == 405 and "Allow" not in response.headers:
+        response.headers["Allow"] = _allow(exc.details or {})
     return response
+
+
+#: The flag of ``schema.Table`` each write method needs.
+_NEEDS = {"POST": "insertable", "PUT": "updatable", "PATCH": "updatable", "DELETE": "updatable"}
+
+
+def _allow(details: dict) -> str:
+    """A 405 names what the resource takes (RFC 9110, 15.5.6): the methods of the path, less
+    the writes the table refused. A view's refusal says which writes it takes
+    (``schema.ViewNotWritable``); a refusal by the server only refuses this method."""
+    taken = current_app.url_map.bind_to_environ(request.environ).allowed_methods()
+    if any(flag in details for flag in _NEEDS.values()):
+        refused = {method for method, flag in _NEEDS.items() if details.get(flag) is False}
+    else:
+        refused = {request.method}
+    return ", ".join(sorted(set(taken) - refused))
 
 
 def _render_http_exception(exc: HTTPException) -> Response:

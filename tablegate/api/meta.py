@@ -11,7 +11,7 @@ from tablegate import gateway
 from tablegate.api import auth, envelope, openapi
 from tablegate.db import schema
 from tablegate.db.pool import Pool
-from tablegate.errors import Unavailable
+from tablegate.errors import Misconfigured, Unavailable, from_mysql
 
 bp = Blueprint("meta", __name__)
 
@@ -37,24 +37,30 @@ def ready():
     """Readiness: a ``SELECT 1`` on a pooled connection, the path every request takes, so a
     full or broken pool shows too. It runs on its own thread and is waited for at most
     ``READY_TIMEOUT_S``; a probe left behind ends by itself within the connection's socket
-    timeouts and returns its connection."""
-    outcome: list[bool] = []
-    probe = threading.Thread(target=_ping, args=(gateway.current().pool, outcome),
+    timeouts and returns its connection. A database that refuses tablegate's settings (an
+    unknown database, a refused login) is not ready either, and the answer says why, as every
+    request's does (issue 13)."""
+    db = gateway.current()
+    outcome: list[BaseException | None] = []
+    probe = threading.Thread(target=_ping, args=(db.pool, outcome),
                              name="tablegate-ready", daemon=True)
     probe.start()
     probe.join(READY_TIMEOUT_S)
-    if not outcome or not outcome[0]:
+    if not outcome or outcome[0] is not None:
+        problem = from_mysql(outcome[0], database=db.config.db_name) if outcome else None
+        if isinstance(problem, Misconfigured):
+            raise problem
         raise Unavailable("Database not ready", {"timeout_ms": int(READY_TIMEOUT_S * 1000)})
     return envelope.success("Ready", {"status": "ready"})
 
 
-def _ping(pool: Pool, outcome: list[bool]) -> None:
+def _ping(pool: Pool, outcome: list[BaseException | None]) -> None:
     try:
         with pool.connection() as lease, lease.raw.cursor() as cursor:
             cursor.execute("SELECT 1")
-            outcome.append(True)
-    except Exception:  # any failure means "not ready"; the probe has no one else to tell
-        outcome.append(False)
+            outcome.append(None)
+    except Exception as exc:  # any failure means "not ready"; ready() reads which
+        outcome.append(exc)
 
 
 @bp.get("/api/tables")
@@ -62,7 +68,7 @@ def tables():
     db = gateway.current()
     reflected = auth.visible(db.catalog.all())
     estimates = db.run(schema.row_estimates)
-    listed = [{"name": name, "estimated_rows": estimates.get(name),
+    listed = [{"name": name, **kind(table), "estimated_rows": estimates.get(name),
                "primary_key": list(table.primary_key)}
               for name, table in sorted(reflected.items())]
     return envelope.success("Tables retrieved successfully",
@@ -89,6 +95,14 @@ def openapi_document():
 def describe(table: schema.Table) -> dict:
     return {
         "name": table.name,
+        **kind(table),
         "primary_key": list(table.primary_key),
         "columns": [dataclasses.asdict(column) for column in table.columns.values()],
     }
+
+
+def kind(table: schema.Table) -> dict:
+    """``type``, and for a view whether it takes inserts and updates (issue 13)."""
+    if table.kind != "view":
+        return {"type": table.kind}
+    return {"type": table.kind, "insertable": table.insertable, "updatable": table.updatable}

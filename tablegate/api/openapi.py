@@ -32,6 +32,7 @@ DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 
 ERROR_STATUSES = {
     "400": "Malformed request, unknown column or operator, empty WHERE",
+    "403": "The database user lacks the privilege",
     "404": "Table not found",
     "409": "Duplicate key or foreign-key violation",
     "413": "Body too large",
@@ -41,6 +42,10 @@ ERROR_STATUSES = {
     "503": "Database unavailable after the retry schedule",
     "504": "Every attempt timed out",
 }
+
+#: A write the table cannot take: a view's (the document leaves out the writes a view takes
+#: none of), a join view's, a sequence's.
+WRITE_REFUSED = "A write this table or view cannot take"
 
 #: The two ways to send a key (``auth._sent_key``); either one suffices.
 SECURITY_SCHEMES = {
@@ -65,8 +70,22 @@ TABLE_PARAMETER = {"name": "table", "in": "path", "required": True,
                    "schema": {"type": "string", "minLength": 1}}
 
 
+#: The write operations of a table's own paths, and the flag of ``schema.Table`` each needs:
+#: a read-only view's document has no such operation (issue 13).
+WRITE_OPERATIONS = {"post": "insertable", "put": "updatable", "patch": "updatable",
+                    "delete": "updatable"}
+
+
 def column_schema(column: Column) -> dict:
-    """JSON Schema of a column's values, accepting what the API takes and returns."""
+    """JSON Schema of a column's values, accepting what the API takes and returns; a generated
+    column's are read-only (a write naming it is a 400)."""
+    schema = _value_schema(column)
+    if column.generated:
+        schema["readOnly"] = True
+    return schema
+
+
+def _value_schema(column: Column) -> dict:
     t = column.data_type
     if column.is_boolean:
         schema: dict = {"type": ["integer", "boolean"]}
@@ -99,7 +118,7 @@ def column_schema(column: Column) -> dict:
 def document(tables: dict[str, Table], *, keys: bool = False) -> dict:
     """The document of ``tables``, each with its own paths and row schema; ``keys``: API keys
     are on, so every operation but the probes and the metrics declares that it needs one."""
-    paths = _service_paths(sorted(tables))
+    paths = _service_paths(sorted(name for name, table in tables.items() if table.insertable))
     schemas: dict = {"Envelope": ENVELOPE, "Error": ERROR}
     for name, table in sorted(tables.items()):
         ref = _component_name(name)
@@ -108,11 +127,26 @@ def document(tables: dict[str, Table], *, keys: bool = False) -> dict:
             "properties": {c.name: column_schema(c) for c in table.columns.values()},
             "additionalProperties": False,
         }
-        paths.update(_table_paths(
-            quote(table.name, safe=""), table.name,
-            {"$ref": f"#/components/schemas/{ref}"}, list(table.columns),
-            ", ".join(table.primary_key)))
+        segment = quote(table.name, safe="")
+        table_paths = _table_paths(
+            segment, table.name, {"$ref": f"#/components/schemas/{ref}"}, list(table.columns),
+            ", ".join(table.primary_key))
+        _drop_refused_writes(table_paths, "/api/" + segment, table)
+        paths.update(table_paths)
     return _document(paths, schemas, keys)
+
+
+def _drop_refused_writes(paths: dict, base: str, table: Table) -> None:
+    """Leave out the writes the table cannot take, and a path left with no operation."""
+    refused = {method for method, flag in WRITE_OPERATIONS.items() if not getattr(table, flag)}
+    for path in (base, base + "/{key}"):
+        item = paths.get(path)
+        if item is None:
+            continue
+        for method in refused:
+            item.pop(method, None)
+        if not set(item) - {"parameters"}:
+            del paths[path]
 
 
 def generic_document() -> dict:
@@ -238,6 +272,10 @@ def _table_paths(segment: str, label: str, row: dict, columns: list[str] | None,
     }
     for path in (base + "/export", "/api/batch/" + segment + "/export"):
         paths[path] = {"get": _export_operation(label, columns)}
+    for path in (base, base + "/{key}"):
+        for method, operation in paths[path].items():
+            if method in WRITE_OPERATIONS:
+                operation["responses"]["405"] = _response(WRITE_REFUSED, "Error")
     if segment == "tables":  # the listing's path, never a collection (crud.CollectionConverter)
         del paths[base]
     if common:
@@ -285,14 +323,15 @@ def _batch_paths(names: list[str] | None) -> dict:
     table = {"enum": names} if names else {"type": "string"}
     import_file = _operation(
         "Import a CSV, JSON, NDJSON or XLSX file into a table", "Envelope",
-        statuses=("400", "404", "409", "413", "415", "422", "429", "503", "504"),
+        statuses=("400", "403", "404", "409", "413", "415", "422", "429", "503", "504"),
         parameters=parameters(params.IMPORT, {"table": table}))
     import_file["requestBody"] = {"required": True, "content": {"multipart/form-data": {
         "schema": {"type": "object", "required": ["file"],
                    "properties": {"file": {"type": "string", "format": "binary"}}}}}}
     import_file["responses"] |= {
         "202": _response("Accepted as a background job; Location names it", "Envelope"),
-        "207": _response("Some rows failed", "Envelope")}
+        "207": _response("Some rows failed", "Envelope"),
+        "405": _response(WRITE_REFUSED, "Error")}
     job = _operation("An import and its progress", "Envelope",
                      statuses=("404", "503", "504"),
                      parameters=[{"name": "job_id", "in": "path", "required": True,

@@ -21,7 +21,7 @@ from tablegate import formats, metrics, names
 from tablegate.batch import infer, ledger, loader
 from tablegate.db.schema import Table
 from tablegate.db.sql import quote_identifier
-from tablegate.errors import TableNotFound, TablegateError, Unprocessable, errno
+from tablegate.errors import Forbidden, TableNotFound, TablegateError, Unprocessable
 from tablegate.formats.rows import Row
 from tablegate.gateway import Gateway
 
@@ -148,11 +148,13 @@ def _create(db: Gateway, plan: infer.Plan) -> tuple[Table, bool]:
     created = True
     try:
         db.run(lambda session: session.execute(ddl))
-    except pymysql.MySQLError as exc:
-        if errno(exc) != TABLE_EXISTS:
-            raise Unprocessable("The database refused to create the table "
-                                f"(error {errno(exc) or '?'})",
-                                {"mysql_errno": errno(exc), "ddl": ddl}) from None
+    except TablegateError as exc:
+        number = (exc.details or {}).get("mysql_errno")
+        if number is None or exc.status >= 500 or isinstance(exc, Forbidden):
+            raise  # not about the statement: unavailable, a timeout, no CREATE privilege
+        if number != TABLE_EXISTS:
+            raise Unprocessable(f"The database refused to create the table (error {number})",
+                                {**exc.details, "ddl": ddl}) from None
         created = False
     return db.catalog.refresh(plan.table), created
 
@@ -179,6 +181,8 @@ def _drop_if_empty(db: Gateway, table: Table) -> bool:
 def _import(db: Gateway, options: Options, table: Table, statement: loader.InsertStatement,
             rows: Iterator[Row], progress: Callable[[loader.Tally], None] | None,
             extra: dict, setup: str | None = None) -> Outcome:
+    if statement.skipped:
+        extra["columns_skipped"] = statement.skipped
     tally, written = loader.import_rows(db, table, statement, rows, options.atomic, progress,
                                       dry_run=options.dry_run, setup=setup)
     summary = {**tally.summary(table.name, written), **extra}
@@ -234,11 +238,16 @@ class Importer:
 
     def require_table(self, options: Options) -> None:
         """A table that is missing or not exposed is a 404 before anything is recorded or
-        copied, unless the import is to create it (an exposed name, then)."""
+        copied, unless the import is to create it (an exposed name, then); a view that takes
+        no inserts is a 405."""
         name = options.table
-        if not (options.create and self.db.catalog.exposed(name)
-                and names.could_name_a_table(name)):
-            self.db.catalog.require(name)
+        try:
+            table = self.db.catalog.require(name)
+        except TableNotFound:
+            if options.create and self.db.catalog.exposed(name) and names.could_name_a_table(name):
+                return
+            raise
+        table.require_write("insert")
 
     def begin(self, options: Options, digest: str, size: int, background: bool) -> int:
         """Record the import (409, 429) and start its heartbeat; its id."""

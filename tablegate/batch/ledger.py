@@ -35,7 +35,8 @@ from tablegate.batch.loader import Tally
 from tablegate.config import Config
 from tablegate.db.pool import side_connection
 from tablegate.db.sql import quote_identifier
-from tablegate.errors import Conflict, TableNotFound, TablegateError, Unavailable, errno
+from tablegate.errors import (Conflict, Misconfigured, TableNotFound, TablegateError,
+                              Unavailable, errno, from_mysql)
 from tablegate.gateway import Gateway
 from tablegate.logs import utc_timestamp
 
@@ -272,14 +273,19 @@ def expire_stale(config: Config) -> int:
 
     Run once at start-up on a thread of its own: not through the pool and the executor, so that
     start-up still opens no pooled connection and a database that is down costs one short
-    connect timeout, logged, instead of the retry schedule."""
+    connect timeout, logged, instead of the retry schedule. Being start-up's one connection, it
+    is also where a misconfiguration (an unknown database, a refused login) is logged, once, as
+    an error that says what is wrong (issue 13); each request then answers it with a 503."""
     timeout = max(config.retry_timeouts_ms) / 1000
     try:
         with contextlib.closing(side_connection(config, timeout)) as conn:
             marked = _expire(_Plain(conn), config)  # in autocommit, like every connection
     except Exception as exc:  # a thread of its own: nobody else would hear of it
         number = errno(exc) if isinstance(exc, pymysql.MySQLError) else None
-        if number != 1146:  # no ledger yet: nothing was ever cut off
+        problem = from_mysql(exc, database=config.db_name) if number else None
+        if isinstance(problem, Misconfigured):
+            log.error("%s (MySQL error %s)", problem.message, number)
+        elif number != 1146:  # no ledger yet: nothing was ever cut off
             log.warning("could not check the import ledger for imports cut off: %s",
                         number or type(exc).__name__)
         return 0

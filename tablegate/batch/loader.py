@@ -28,7 +28,8 @@ from pymysql.constants import SERVER_STATUS
 
 from tablegate.db.schema import Table
 from tablegate.db.sql import on_duplicate, quote_identifier
-from tablegate.errors import Conflict, TablegateError, Unavailable, Unprocessable, from_mysql
+from tablegate.errors import (BadRequest, Conflict, TablegateError, Unavailable, Unprocessable,
+                              from_mysql)
 from tablegate.executor import Session
 from tablegate.formats.rows import DEFAULT, Row, chunks
 from tablegate.gateway import Gateway
@@ -68,7 +69,11 @@ class AtomicImportLost(Unavailable):
     """The transaction of an atomic import cannot be trusted any more."""
 
 
-# Failures caused by the rows of a unit, as the executor raises them: split the unit.
+# Failures caused by the rows of a unit, as the executor raises them: split the unit. 409 and
+# 422 are a row's own fault whatever the server's reason (errors.from_mysql: SQLSTATE classes
+# 01, 22, 23, 44, 45, and HY000 errors about values: a trigger's SIGNAL, a CHECK constraint, a
+# view's CHECK OPTION, a generated column's overflow). A fault of the statement (a view that
+# takes no insert, a privilege, a misconfiguration) is the same for every row: it ends the import.
 ROW_FAULTS = (Conflict, Unprocessable, RowsTooLarge)
 
 
@@ -84,7 +89,19 @@ class InsertStatement:
     """The INSERT of one file into one table in one mode, for any group of its rows."""
 
     def __init__(self, table: Table, header: Sequence[str], mode: str) -> None:
-        columns = [table.column(name) for name in header]
+        """Refuses a table that takes no inserts (405). Generated columns in the header are
+        skipped, their cells dropped: the server computes them, and an export, which shows
+        them, must import back (``skipped`` names them for the summary)."""
+        table.require_write("insert")
+        named = [table.column(name) for name in header]
+        columns = [c for c in named if not c.generated]
+        self.skipped = [c.name for c in named if c.generated]
+        if self.skipped and not columns:
+            raise BadRequest("Every column the header names is generated: nothing to import",
+                             {"columns_skipped": self.skipped})
+        #: The indexes of the cells to keep, when some are dropped.
+        self._keep = tuple(i for i, c in enumerate(named) if not c.generated) \
+            if self.skipped else None
         names = ", ".join(quote_identifier(c.name) for c in columns)
         self.head = f"INSERT INTO {quote_identifier(table.name)} ({names}) VALUES "
         self.tail = "" if mode == "insert" else on_duplicate(
@@ -123,6 +140,8 @@ class InsertStatement:
             if error:
                 failures.append((number, "400", error))
                 continue
+            if self._keep is not None:
+                values = tuple([values[i] for i in self._keep])
             if None in values or self._binary:
                 try:
                     values = self.prepare(values)

@@ -4,6 +4,11 @@ Tables are cached per process and read again on a miss, so a table created after
 found without a restart (postgrest-docs #513), and a column added later is found by a request
 that names it. Names from requests are only ever compared with reflected names; only a
 reflected name is quoted into SQL.
+
+What a table can take is part of its reflection (issue 13), so that a write it cannot take is
+refused before any statement runs: a view that is not insertable or not updatable (405), a
+generated column named in a write (400). Invisible columns are left out of the default column
+list, as ``SELECT *`` leaves them out.
 """
 from __future__ import annotations
 
@@ -12,8 +17,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from tablegate.errors import BadRequest, TableNotFound
-from tablegate.names import could_name_a_table
+import pymysql
+
+from tablegate.errors import (BadRequest, Conflict, Forbidden, MethodNotAllowed, TableNotFound,
+                              Unprocessable, errno, from_mysql)
+from tablegate.names import could_name_a_table, quote_identifier
 
 #: How long a table's reflection is trusted when a request names a column it lacks. Within it
 #: such a request is refused before a connection is borrowed (STYLE 4), so a stream of requests
@@ -25,10 +33,38 @@ COLUMN_MISS_REFRESH_S = 1.0
 BINARY_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"})
 
 
+#: The writes a table may refuse, and the flag of ``Table`` that allows each.
+WRITES = {"insert": "insertable", "update": "updatable", "delete": "updatable"}
+
+#: The probe's errors that say a view cannot take any insert (MariaDB "Inserting and Updating
+#: with Views"): not insertable-into (expressions, aggregates, ...), a column of the base table
+#: without a default that the view does not show; and a broken view, whose tables or definer
+#: are gone (1356, 1449), which takes nothing until it is repaired.
+NOT_INSERTABLE = frozenset({1471, 1423, 1356, 1449})
+
+
 class UnknownColumn(BadRequest):
     def __init__(self, table: str, column: object) -> None:
         super().__init__(f"Unknown column {column!r} in table {table!r}", {"column": column})
         self.column = column
+
+
+class GeneratedColumn(BadRequest):
+    """A write that names a generated column: the server would refuse it (error 1906)."""
+
+    def __init__(self, table: str, column: Column) -> None:
+        super().__init__(f"Column {column.name!r} of table {table!r} is generated "
+                         f"({column.generated}): the database computes it, it cannot be written",
+                         {"column": column.name, "generated": column.generated})
+
+
+class ViewNotWritable(MethodNotAllowed):
+    """A write a view cannot take, refused before any statement (the server's 1471, 1288)."""
+
+    def __init__(self, table: Table, write: str) -> None:
+        super().__init__(f"View {table.name!r} cannot take {write}s: it is not {WRITES[write]}",
+                         {"table": table.name, "type": table.kind,
+                          "insertable": table.insertable, "updatable": table.updatable})
 
 
 @dataclass(frozen=True)
@@ -41,6 +77,10 @@ class Column:
     key: str
     auto_increment: bool
     max_length: int | None
+    #: ``"stored"`` or ``"virtual"`` for a generated column, None for any other.
+    generated: str | None = None
+    #: Left out of ``SELECT *`` (MariaDB "Invisible Columns"), returned when named.
+    invisible: bool = False
 
     @property
     def is_binary(self) -> bool:
@@ -57,6 +97,28 @@ class Table:
     name: str
     columns: dict[str, Column]
     primary_key: tuple[str, ...]
+    #: ``"table"`` or ``"view"`` (a system-versioned table or a sequence is a table).
+    kind: str = "table"
+    #: Whether it takes inserts, and updates and deletes: a view may not (``reflect``).
+    insertable: bool = True
+    updatable: bool = True
+
+    @property
+    def visible(self) -> list[str]:
+        """The columns ``SELECT *`` returns, in table order: all but the invisible ones."""
+        return [name for name, column in self.columns.items() if not column.invisible]
+
+    def writable(self, name: object) -> Column:
+        """The column a write names; a generated one is refused (400) before the server does."""
+        column = self.column(name)
+        if column.generated:
+            raise GeneratedColumn(self.name, column)
+        return column
+
+    def require_write(self, write: str) -> None:
+        """Refuse (405) an ``insert``, ``update`` or ``delete`` this table cannot take."""
+        if not getattr(self, WRITES[write]):
+            raise ViewNotWritable(self, write)
 
     @property
     def auto_key(self) -> str | None:
@@ -87,6 +149,15 @@ WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME = 'PRIMARY' {where}
 ORDER BY TABLE_NAME, SEQ_IN_INDEX
 """
 
+VIEWS_SQL = """
+SELECT TABLE_NAME, IS_UPDATABLE FROM INFORMATION_SCHEMA.VIEWS
+WHERE TABLE_SCHEMA = DATABASE() {where}
+"""
+
+# Prepared and explained, never run: MariaDB checks at preparation whether the view can take an
+# insert at all, and says so with 1471 or 1423. WHERE FALSE: not even the plan reads a row.
+INSERT_PROBE_SQL = "EXPLAIN INSERT INTO {view} SELECT * FROM {view} WHERE FALSE"
+
 ROW_ESTIMATES_SQL = """
 SELECT TABLE_NAME, TABLE_ROWS FROM INFORMATION_SCHEMA.TABLES
 WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME
@@ -103,16 +174,54 @@ def reflect(session, name: str | None = None) -> dict[str, Table]:
     columns: dict[str, dict[str, Column]] = {}
     for r in session.execute(COLUMNS_SQL.format(where=where), params).fetchall():
         if name is None or r[0] == name:
+            extra = r[7].lower()
             columns.setdefault(r[0], {})[r[1]] = Column(
                 name=r[1], data_type=r[2].lower(), column_type=r[3], nullable=r[4] == "YES",
-                default=_default(r[5]), key=r[6], auto_increment="auto_increment" in r[7].lower(),
-                max_length=r[8],
+                default=_default(r[5]), key=r[6], auto_increment="auto_increment" in extra,
+                max_length=r[8], generated=_generated(extra), invisible="invisible" in extra,
             )
     keys: dict[str, list[str]] = {}
     for table, column in session.execute(PRIMARY_KEY_SQL.format(where=where), params).fetchall():
         keys.setdefault(table, []).append(column)
-    return {table: Table(name=table, columns=cols, primary_key=tuple(keys.get(table, ())))
+    views = {view: updatable == "YES" for view, updatable in
+             session.execute(VIEWS_SQL.format(where=where), params).fetchall()
+             if view in columns}
+    return {table: Table(name=table, columns=cols, primary_key=tuple(keys.get(table, ())),
+                         **(_view(session, table, views[table]) if table in views else {}))
             for table, cols in columns.items()}
+
+
+def _generated(extra: str) -> str | None:
+    """MariaDB and MySQL say ``STORED GENERATED`` or ``VIRTUAL GENERATED`` in EXTRA (a
+    PERSISTENT column is STORED); MySQL's ``DEFAULT_GENERATED`` is a default, not this."""
+    for kind in ("stored", "virtual"):
+        if f"{kind} generated" in extra:
+            return kind
+    return None
+
+
+def _view(session, name: str, updatable: bool) -> dict:
+    """A view's kind and what it takes. Updatable is INFORMATION_SCHEMA.VIEWS.IS_UPDATABLE; a
+    view takes inserts when it is updatable and the server, preparing an insert of every
+    column, does not refuse it (``INSERT_PROBE_SQL``). A join view refuses an insert without a
+    column list (1394) but takes one into a single base table: insertable, and the server
+    answers for the columns each insert names."""
+    return {"kind": "view", "updatable": updatable,
+            "insertable": updatable and _takes_inserts(session, name)}
+
+
+def _takes_inserts(session, name: str) -> bool:
+    view = quote_identifier(name)
+    try:
+        session.execute(INSERT_PROBE_SQL.format(view=view)).fetchall()
+    except pymysql.MySQLError as exc:
+        if errno(exc) in NOT_INSERTABLE:
+            return False
+        if isinstance(from_mysql(exc), (BadRequest, Forbidden, MethodNotAllowed, Conflict,
+                                        Unprocessable)):
+            return True  # a privilege, a join view: the insert itself will say
+        raise  # the connection or the server: the executor decides
+    return True
 
 
 def _default(text: str | None) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 from tablegate.db.codecs import to_db
 from tablegate.db.schema import Column, Table
 from tablegate.errors import BadRequest
+from tablegate.names import quote_identifier
 
 # Comparison operators: the template takes the quoted column.
 COMPARISONS = {
@@ -29,10 +30,6 @@ IS_VALUES = {"null": "NULL", "true": "TRUE", "false": "FALSE"}
 OPERATORS = (*COMPARISONS, "in", "is")
 
 SCALARS = (str, int, float, bool, type(None))
-
-
-def quote_identifier(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 @dataclass(frozen=True)
@@ -153,9 +150,10 @@ def build_select(table: Table, filters: Sequence[Filter | AnyOf], columns: Seque
     """Without an explicit order, rows come in primary-key order so that pages are stable.
     ``after`` is keyset pagination: rows whose primary key is greater, in key order, which
     stays fast on large tables where a large OFFSET reads and discards every skipped row.
-    ``lock`` reads FOR UPDATE, holding the rows until the transaction ends."""
+    ``lock`` reads FOR UPDATE, holding the rows until the transaction ends. Without
+    ``columns``, the columns ``SELECT *`` would give: invisible ones only when named."""
     selected = ", ".join(quote_identifier(table.column(c).name) for c in columns) or ", ".join(
-        quote_identifier(c) for c in table.columns)
+        quote_identifier(c) for c in table.visible)
     extra = []
     if after:
         if order_by:
@@ -214,7 +212,9 @@ def build_insert(table: Table, rows: Sequence[Mapping[str, Any]],
     """One multi-row INSERT. Rows may name different columns: a column a row leaves out gets
     its DEFAULT, exactly as if that row had been inserted alone.
 
-    ``on_conflict`` is ``"ignore"`` or ``"update"``: see ``on_duplicate``."""
+    ``on_conflict`` is ``"ignore"`` or ``"update"``: see ``on_duplicate``. A view that takes
+    no inserts (405) and a generated column (400) are refused here, before any statement."""
+    table.require_write("insert")
     sql, params = _insert(table, rows)
     if on_conflict is None:
         return sql, params
@@ -236,7 +236,7 @@ def on_duplicate(table: Table, names: Sequence[str], update: bool) -> str:
         updates += [f"{q} = VALUES({q})" for q in map(quote_identifier, (
             name for name in names if name not in table.primary_key))]
     if not updates:
-        first = quote_identifier(next(iter(table.columns)))
+        first = quote_identifier(next(c.name for c in table.columns.values() if not c.generated))
         updates = [f"{first} = {first}"]
     return " ON DUPLICATE KEY UPDATE " + ", ".join(updates)
 
@@ -246,7 +246,7 @@ def _insert(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list]
     for row in rows:
         for name in row:
             if name not in names:
-                names[name] = table.column(name)
+                names[name] = table.writable(name)
     if not names:
         return f"INSERT INTO {quote_identifier(table.name)} () VALUES " + ", ".join(
             ["()"] * len(rows)), []
@@ -268,13 +268,14 @@ def _insert(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list]
 
 def build_update(table: Table, values: Mapping[str, Any],
                  filters: Sequence[Filter]) -> tuple[str, list]:
+    table.require_write("update")
     if not filters:
         raise BadRequest("Refusing to update without a WHERE condition")
     if not values:
         raise BadRequest("Nothing to update: 'input' is empty")
     assignments, params = [], []
     for name, value in values.items():
-        column = table.column(name)
+        column = table.writable(name)
         assignments.append(f"{quote_identifier(column.name)} = %s")
         params.append(to_db(column, value))
     where, where_params = build_where(table, filters)
@@ -283,6 +284,7 @@ def build_update(table: Table, values: Mapping[str, Any],
 
 
 def build_delete(table: Table, filters: Sequence[Filter]) -> tuple[str, list]:
+    table.require_write("delete")
     if not filters:
         raise BadRequest("Refusing to delete without a WHERE condition")
     where, params = build_where(table, filters)

@@ -499,7 +499,7 @@ def test_wrong_method_is_405(client, people, sql, method, path, allowed):
 def test_duplicate_key_on_insert_is_409(client, people, sql):
     body = assert_envelope_error(client.post("/api/users", json={
         "input": {"name": "Other Ann", "email": "ann@example.com"}}), 409)
-    assert body["details"] == {"mysql_errno": 1062}
+    assert body["details"] == {"mysql_errno": 1062, "sqlstate": "23000"}
     assert users(sql) == PEOPLE
 
 
@@ -511,19 +511,19 @@ def test_duplicate_primary_key_is_409(client, people, sql):
 def test_duplicate_key_on_update_is_409(client, people, sql):
     body = assert_envelope_error(client.put("/api/users", json={
         "input": {"email": "ann@example.com"}, "where": {"id": 2}}), 409)
-    assert body["details"] == {"mysql_errno": 1062}
+    assert body["details"] == {"mysql_errno": 1062, "sqlstate": "23000"}
     assert users(sql) == PEOPLE
 
 
 def test_foreign_key_violations_are_409(client, family, sql):
     body = assert_envelope_error(
         client.post("/api/child", json={"input": {"id": 11, "parent_id": 99}}), 409)
-    assert body["details"] == {"mysql_errno": 1452}
+    assert body["details"] == {"mysql_errno": 1452, "sqlstate": "23000"}
     body = assert_envelope_error(
         client.put("/api/child", json={"input": {"parent_id": 99}, "where": {"id": 10}}), 409)
-    assert body["details"] == {"mysql_errno": 1452}
+    assert body["details"] == {"mysql_errno": 1452, "sqlstate": "23000"}
     body = assert_envelope_error(client.delete("/api/parent", json={"input": {"id": 1}}), 409)
-    assert body["details"] == {"mysql_errno": 1451}
+    assert body["details"] == {"mysql_errno": 1451, "sqlstate": "23000"}
     assert sql("SELECT id, parent_id FROM child") == ((10, 1),)
     assert sql("SELECT id FROM parent ORDER BY id") == ((1,), (2,))
     # The same tables accept what the keys allow.
@@ -579,6 +579,10 @@ def test_wrong_content_type_is_415(client, people, sql, method, path, content_ty
 
 # --- 422 ------------------------------------------------------------------------------------
 
+#: The SQLSTATE MariaDB sends with each error number below (issue 13: every envelope has both).
+SQLSTATES = {1366: "22007", 1292: "22007", 1048: "23000", 1406: "22001", 1264: "22003"}
+
+
 @pytest.mark.parametrize("table, row, errno", [
     pytest.param("users", {"age": "thirty"}, 1366, id="wrong-type-text-for-int"),
     pytest.param("users", {"age": [1, 2]}, 1366, id="wrong-type-array-for-int"),
@@ -595,7 +599,7 @@ def test_wrong_content_type_is_415(client, people, sql, method, path, content_ty
 ])
 def test_rejected_value_on_insert_is_422(client, sql, table, row, errno):
     body = assert_envelope_error(client.post(f"/api/{table}", json={"input": row}), 422)
-    assert body["details"] == {"mysql_errno": errno}
+    assert body["details"] == {"mysql_errno": errno, "sqlstate": SQLSTATES[errno]}
     assert sql(f"SELECT COUNT(*) FROM {table}") == ((0,),)
 
 
@@ -604,11 +608,11 @@ def test_rejected_value_on_update_is_422(client, people, sql):
                           ({"age": 2**40}, 1264)):
         body = assert_envelope_error(client.put("/api/users", json={
             "input": values, "where": {"id": 1}}), 422)
-        assert body["details"] == {"mysql_errno": errno}
+        assert body["details"] == {"mysql_errno": errno, "sqlstate": SQLSTATES[errno]}
     sql("INSERT INTO kinds (id) VALUES (1)")
     body = assert_envelope_error(client.put("/api/kinds", json={
         "input": {"label": None}, "where": {"id": 1}}), 422)
-    assert body["details"] == {"mysql_errno": 1048}
+    assert body["details"] == {"mysql_errno": 1048, "sqlstate": "23000"}
     assert users(sql) == PEOPLE
     assert sql("SELECT label FROM kinds") == (("x",),)
 
@@ -616,5 +620,5 @@ def test_rejected_value_on_update_is_422(client, people, sql):
 def test_rejected_row_in_bulk_insert_is_422_and_nothing_lands(client, sql):
     body = assert_envelope_error(client.post("/api/users", json={"input": [
         {"name": "fine"}, {"name": "z" * 200}]}), 422)
-    assert body["details"] == {"mysql_errno": 1406}
+    assert body["details"] == {"mysql_errno": 1406, "sqlstate": "22001"}
     assert users(sql) == []

@@ -16,6 +16,7 @@ def test_tables_lists_every_table_with_its_key(client, sql):
         assert tables["users"]["primary_key"] == ["id"]
         assert tables["pairs"]["primary_key"] == ["b", "a"]  # key order, not column order
         assert tables["keyless"]["primary_key"] == []
+        assert {t["type"] for t in tables.values()} == {"table"}
         assert all(isinstance(t["estimated_rows"], int) for t in tables.values())
     finally:
         sql("DROP TABLE pairs")
@@ -25,11 +26,13 @@ def test_tables_lists_every_table_with_its_key(client, sql):
 def test_schema_describes_columns(client):
     body = assert_envelope_success(client.get("/api/kinds/schema"))
     columns = {c["name"]: c for c in body["data"]["columns"]}
+    assert body["data"]["type"] == "table"
     assert body["data"]["primary_key"] == ["id"]
     assert list(columns)[:3] == ["id", "price", "born"]  # table order
     assert columns["id"] == {"name": "id", "data_type": "int", "column_type": "int(11)",
                              "nullable": False, "default": None, "key": "PRI",
-                             "auto_increment": True, "max_length": None}
+                             "auto_increment": True, "max_length": None,
+                             "generated": None, "invisible": False}
     assert columns["price"]["column_type"] == "decimal(12,4)"
     assert columns["label"]["default"] == "x"  # MariaDB reports 'x'; the value is x
     assert columns["label"]["nullable"] is False

@@ -96,7 +96,7 @@ def test_column_dropped_after_caching(client, sql, method, path, payload):
     assert_envelope_success(client.get("/api/users/query"))
     sql("ALTER TABLE users DROP COLUMN age")
     body = assert_envelope_error(client.open(path, method=method, json=payload), 400)
-    assert body["details"] == {"mysql_errno": 1054}
+    assert body["details"] == {"mysql_errno": 1054, "sqlstate": "42S22"}
     assert body["message"].startswith("The table changed since it was read")
     rows = assert_envelope_success(client.get("/api/users/query"))["data"]["rows"]
     assert rows == [{"id": 1, "name": "Ann", "email": None}]

@@ -109,7 +109,7 @@ def test_date_filters(client, sql):
 ])
 def test_bad_dates_are_422(client, sql, column, value):
     body = assert_envelope_error(client.post("/api/kinds", json={"input": {column: value}}), 422)
-    assert body["details"] == {"mysql_errno": 1292}
+    assert body["details"] == {"mysql_errno": 1292, "sqlstate": "22007"}
     assert sql("SELECT COUNT(*) FROM kinds") == ((0,),)
 
 
@@ -132,7 +132,7 @@ def test_text_round_trip(client, sql, text):
 def test_text_too_long_is_422(client, sql):
     body = assert_envelope_error(client.post("/api/kinds", json={"input": {"notes": "x" * 65536}}),
                                  422)
-    assert body["details"] == {"mysql_errno": 1406}
+    assert body["details"] == {"mysql_errno": 1406, "sqlstate": "22001"}
     assert sql("SELECT COUNT(*) FROM kinds") == ((0,),)
 
 

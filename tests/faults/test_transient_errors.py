@@ -115,6 +115,6 @@ def test_duplicate_key_is_answered_at_once(client, sql, attempts):
 
     body = assert_envelope_error(response, 409)
     assert body["retry_count"] == 0
-    assert body["details"] == {"mysql_errno": 1062}
+    assert body["details"] == {"mysql_errno": 1062, "sqlstate": "23000"}
     assert attempts.outcomes == ["error 1062"]
     assert sql("SELECT COUNT(*) FROM users") == ((1,),)

@@ -57,7 +57,7 @@ def test_a_bad_key_entry_stops_the_service_with_one_line():
     env = dict(os.environ, TABLEGATE_API_KEYS="my-secret-key")
     result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
+    assert result.returncode == 3  # gunicorn's worker-boot-error status (issue 13)
     assert result.stderr.strip().splitlines() == [
         "tablegate: configuration error: TABLEGATE_API_KEYS entry 1 must look like "
         "sha256:<64 hex digits>=<table>:<r|w|rw>[,...]"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tablegate.db.schema import Column, Table, UnknownColumn
+from tablegate.db.schema import Column, GeneratedColumn, Table, UnknownColumn, ViewNotWritable
 from tablegate.db.sql import (build_delete, build_insert, build_select, build_update,
                               filters_from_body, filters_from_query, quote_identifier)
 from tablegate.errors import BadRequest, Unprocessable
@@ -207,3 +207,59 @@ def test_on_duplicate_reports_the_existing_auto_increment_id():
         " ON DUPLICATE KEY UPDATE `id` = LAST_INSERT_ID(`id`), `name` = VALUES(`name`)")
     assert build_insert(auto, [{"name": "x"}], "ignore")[0].endswith(
         " ON DUPLICATE KEY UPDATE `id` = LAST_INSERT_ID(`id`)")
+
+
+# --- what a table can take (issue 13) --------------------------------------------------------
+
+LINES = Table(name="lines", columns={
+    "total": Column(name="total", data_type="decimal", column_type="decimal(10,2)",
+                    nullable=True, default=None, key="", auto_increment=False, max_length=None,
+                    generated="stored"),
+    "id": col("id"),
+    "qty": col("qty"),
+    "note": Column(name="note", data_type="varchar", column_type="varchar(9)", nullable=True,
+                   default=None, key="", auto_increment=False, max_length=9, invisible=True),
+}, primary_key=("id",))
+COUNTS = Table(name="counts", columns={"n": col("n")}, primary_key=(), kind="view",
+               insertable=False, updatable=False)
+
+
+def test_select_leaves_invisible_columns_out_unless_named():
+    assert build_select(LINES, [])[0].startswith("SELECT `total`, `id`, `qty` FROM `lines`")
+    assert build_select(LINES, [], ["id", "note"])[0].startswith("SELECT `id`, `note` FROM")
+
+
+@pytest.mark.parametrize("build", [
+    pytest.param(lambda: build_insert(LINES, [{"qty": 1, "total": 2}]), id="insert"),
+    pytest.param(lambda: build_update(LINES, {"total": 2}, filters_from_body({"id": 1})),
+                 id="update"),
+])
+def test_a_generated_column_cannot_be_written(build):
+    with pytest.raises(GeneratedColumn) as refused:
+        build()
+    assert refused.value.details == {"column": "total", "generated": "stored"}
+
+
+def test_an_invisible_column_can_be_written():
+    assert build_insert(LINES, [{"qty": 1, "note": "n"}])[0] == (
+        "INSERT INTO `lines` (`qty`, `note`) VALUES (%s, %s)")
+
+
+@pytest.mark.parametrize("build, write", [
+    pytest.param(lambda: build_insert(COUNTS, [{"n": 1}]), "inserts", id="insert"),
+    pytest.param(lambda: build_update(COUNTS, {"n": 1}, filters_from_body({"n": 2})),
+                 "updates", id="update"),
+    pytest.param(lambda: build_delete(COUNTS, filters_from_body({"n": 2})), "deletes",
+                 id="delete"),
+])
+def test_a_view_that_takes_no_write_is_refused_before_any_statement(build, write):
+    with pytest.raises(ViewNotWritable) as refused:
+        build()
+    assert refused.value.status == 405
+    assert refused.value.message.startswith(f"View 'counts' cannot take {write}")
+
+
+def test_on_duplicate_never_assigns_a_generated_column():
+    """Nothing to update and no auto-increment key: a no-op assignment, of a written column."""
+    assert build_insert(LINES, [{"id": 1}], "ignore")[0].endswith(
+        " ON DUPLICATE KEY UPDATE `id` = `id`")
