@@ -293,3 +293,12 @@ def test_the_command_says_what_to_set(database_name, fake_llm):
     assert done.returncode == 2
     assert "TABLEGATE_LLM_PROVIDER=anthropic" in done.stderr
     assert "TABLEGATE_LLM_PROVIDER=openai with TABLEGATE_LLM_BASE_URL" in done.stderr
+
+
+def test_the_openapi_document_has_the_console_when_it_is_on(make_client, fake_llm):
+    from openapi_spec_validator import validate
+
+    assert "/api/console/ask" not in make_client().get("/openapi.json").get_json()["paths"]
+    document = make_client(**console_settings(fake_llm)).get("/openapi.json").get_json()
+    validate(document)
+    assert "post" in document["paths"]["/api/console/ask"]
