@@ -70,7 +70,7 @@ def answer(console: Console, screen: Screen, question: str, as_json: bool) -> in
             screen.print(exc.message, markup=False, highlight=False, style="bold red")
         return 1
     if as_json:
-        print(json.dumps({"timestamp": utc_timestamp(), "message": f"{len(result.rows)} rows",
+        print(json.dumps({"timestamp": utc_timestamp(), "message": "Question answered",
                           "data": result.data(), "retry_count": 0}, default=str))
     else:
         show(screen, result)
