@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g
 from marshmallow import fields, validate
 
-from tablegate.api import bodies, envelope
+from tablegate.api import auth, bodies, envelope
 from tablegate.api.auth import READ, Key
 from tablegate.console.runner import Console
 from tablegate.errors import Forbidden, NotFound
@@ -35,7 +35,7 @@ def ask():
     if console is None:
         raise NotFound("Not found")
     question = bodies.load(ASK, bodies.read_json())["question"]
-    checked = console.write(question)
+    checked = console.write(question, auth.visible)  # the prompt names the key's tables only
     key: Key | None = g.get("api_key")
     denied = [t for t in checked.tables if key is not None and not key.allows(t, READ)]
     if denied:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,17 +80,19 @@ class Console:
         self.executor.close()
         self.pool.close()
 
-    def prompt(self) -> str:
-        """The system prompt: the schema of every exposed table (never rows, unless asked)."""
-        tables = self.gateway.catalog.all()
+    def prompt(self, visible: Callable[[dict], dict] = lambda tables: tables) -> str:
+        """The system prompt: the schema of every exposed table that ``visible`` keeps (the
+        API key's tables), never rows unless asked."""
+        tables = visible(self.gateway.catalog.all())
         keys = [fk for fk in self.gateway.run(schema.foreign_keys)
                 if fk[0] in tables and fk[2] in tables]
         samples = self._samples(tables) if self.config.console_sample_rows else {}
         return SYSTEM_PROMPT.format(schema=describe(tables, keys, samples))
 
-    def write(self, question: str) -> guard.Checked:
+    def write(self, question: str,
+              visible: Callable[[dict], dict] = lambda tables: tables) -> guard.Checked:
         """Ask the model and check its SQL; raises ``guard.Refused`` with the reason."""
-        answer = self.provider.complete(self.prompt(), question)
+        answer = self.provider.complete(self.prompt(visible), question)
         return guard.check(providers.extract_sql(answer), database=self.config.db_name,
                            exposed=self.gateway.catalog.exposed,
                            max_rows=self.config.console_max_rows)

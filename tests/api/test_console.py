@@ -209,8 +209,11 @@ def test_a_key_needs_r_on_every_table_the_sql_reads(make_client, fake_llm, peopl
     client = make_client(**console_settings(fake_llm, api_keys=entry))
     fake_llm.answer = "SELECT u.name FROM users u JOIN kinds k ON k.id = u.id"
     assert_envelope_error(ask(client), 401)
+    fake_llm.requests.clear()
     body = assert_console_error(ask(client, **{"X-API-Key": "users-reader"}), 403)
     assert body["details"]["tables"] == ["kinds"]
+    prompt = json.dumps(fake_llm.requests[0]["body"])
+    assert "TABLE users" in prompt and "TABLE kinds" not in prompt  # only the key's tables
     assert_console_error(ask(client, **{"X-API-Key": "writer"}), 403)
     fake_llm.answer = "SELECT name FROM users WHERE age > 26 ORDER BY name"
     assert_envelope_success(ask(client, **{"X-API-Key": "users-reader"}))
