@@ -75,6 +75,26 @@ class Config:
     async_upload_bytes: int = 64 * 1024 * 1024
     #: A pending or running import whose heartbeat is older than this was cut off: failed.
     job_stale_seconds: int = 30
+    #: ``POST /api/console/ask`` (docs/console.md): off unless true and a provider is set.
+    console: bool = False
+    #: The model behind the console: ``anthropic`` (the Messages API) or ``openai`` (any
+    #: OpenAI-compatible chat completions endpoint at ``llm_base_url``); empty: no model.
+    llm_provider: str = ""
+    llm_model: str = ""
+    #: Empty for ``anthropic``: the SDK reads ``ANTHROPIC_API_KEY``.
+    llm_api_key: str = ""
+    #: Required for ``openai`` (``http://127.0.0.1:8080/v1``); optional for ``anthropic``.
+    llm_base_url: str | None = None
+    llm_timeout_seconds: int = 60
+    #: Rows the console returns at most; more are cut off and marked ``truncated``.
+    console_max_rows: int = 1000
+    #: The server stops a console query after this long (``max_statement_time``).
+    console_statement_ms: int = 3000
+    #: Rows per table shown to the model as examples; 0 (the default) sends the schema only.
+    console_sample_rows: int = 0
+    #: A database user with SELECT only, for console queries: the strongest guard.
+    console_db_user: str | None = None
+    console_db_password: str = ""
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -150,6 +170,9 @@ def _parse(name: str, raw: str, kind: str) -> object:
     return raw
 
 
+#: The console's model providers; empty is none.
+LLM_PROVIDERS = ("", "anthropic", "openai")
+
 #: The words for true and false, in settings and in query strings alike (case-insensitive); an
 #: empty setting is false too.
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -161,7 +184,8 @@ def _problems(config: Config) -> list[str]:
     for name in ("db_port", "pool_size", "max_body_bytes", "max_upload_bytes", "default_limit",
                  "max_limit", "max_bulk_rows", "import_chunk_rows", "import_max_errors",
                  "export_batch_rows", "import_max_inflated_bytes", "job_threads", "max_jobs",
-                 "async_upload_bytes"):
+                 "async_upload_bytes", "llm_timeout_seconds", "console_max_rows",
+                 "console_statement_ms"):
         if getattr(config, name) < 1:
             problems.append(f"{PREFIX}{name.upper()} must be at least 1")
     if not 1 <= config.db_port <= 65535:
@@ -191,6 +215,11 @@ def _problems(config: Config) -> list[str]:
     if config.job_stale_seconds < 3:
         problems.append(f"{PREFIX}JOB_STALE_SECONDS must be at least 3: running imports beat "
                         "once a second")
+    if config.llm_provider not in LLM_PROVIDERS:
+        problems.append(f"{PREFIX}LLM_PROVIDER must be one of {', '.join(LLM_PROVIDERS[1:])} "
+                        f"or empty, got {config.llm_provider!r}")
+    if config.console_sample_rows < 0:
+        problems.append(f"{PREFIX}CONSOLE_SAMPLE_ROWS must not be negative")
     if not could_name_a_table(config.ledger_table):
         problems.append(f"{PREFIX}LEDGER_TABLE must be a table name of 1 to 64 characters")
     for origin in config.cors_origins:

@@ -79,13 +79,20 @@ class Gateway:
 
 
 def init_app(app: Flask, config: Config) -> Gateway:
+    gateway = app.extensions["tablegate"] = build(config, on_attempt=_on_attempt)
+    return gateway
+
+
+def build(config: Config, on_attempt: Callable[[int, str], None] | None = None) -> Gateway:
+    """A gateway of its own: the app's (``init_app``), or a command's, which has no app and
+    reports attempts to no one (``python -m tablegate.console``). Opens no connection."""
     pool = Pool(config)
-    executor = Executor(config, pool, on_attempt=_on_attempt,
-                        on_kill_unconfirmed=metrics.count_kill_unconfirmed)
+    hooks = {} if on_attempt is None else {"on_attempt": on_attempt}
+    executor = Executor(config, pool, on_kill_unconfirmed=metrics.count_kill_unconfirmed,
+                        **hooks)
     catalog = Catalog(executor.run, config.tables, config.deny_tables,
                       hidden=(config.ledger_table,))
-    gateway = app.extensions["tablegate"] = Gateway(config, pool, executor, catalog)
-    return gateway
+    return Gateway(config, pool, executor, catalog)
 
 
 def current() -> Gateway:

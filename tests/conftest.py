@@ -152,10 +152,22 @@ def make_app(database_name, seed_tables):
 
     yield build
     for app in apps:
+        if app.extensions.get("tablegate.console") is not None:
+            app.extensions["tablegate.console"].close()
         app.extensions["tablegate.jobs"].close()  # no job thread outlives its test
         app.extensions["tablegate.importer"].close()
         app.extensions["tablegate"].executor.close()
         app.extensions["tablegate"].pool.close()
+
+
+@pytest.fixture(scope="session")
+def fake_llm():
+    """A fake model server (tests/fake_llm.py); each test sets ``fake_llm.answer``."""
+    from fake_llm import FakeLLM
+
+    server = FakeLLM()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ entries separated by ``;`` in ``TABLEGATE_API_KEYS`` and by lines in ``TABLEGATE
 <key>`` prints an entry.
 
 The hook fails closed: every method but GET, HEAD and OPTIONS is a write, unless its endpoint is
-listed in ``READ_ENDPOINTS`` (``POST /api/{table}/query`` reads, with its filters in a body), so
+listed in ``READ_ENDPOINTS`` (``POST /api/{table}/query`` reads, with its filters in a body;
+``POST /api/console/ask`` reads, and checks ``r`` on each table its SQL reads itself), so
 a write route added later cannot be reached with a read-only key. The table comes from the URL,
 or for an import from ``?table=`` or the file name as the import view reads it. Views carry no
 decorators: one place decides, so a new route cannot forget it.
@@ -47,7 +48,7 @@ KEY_OPTIONAL_ENDPOINTS = frozenset({"meta.openapi_document"})
 
 #: Methods that read; any other is a write unless its endpoint is in ``READ_ENDPOINTS``.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-READ_ENDPOINTS = frozenset({"crud.query_post"})
+READ_ENDPOINTS = frozenset({"crud.query_post", "console.ask"})
 IMPORT_ENDPOINT = "batch.import_file"
 
 _ENTRY = re.compile(r"sha256:(?P<hash>[0-9a-fA-F]{64})=(?P<scopes>.+)")

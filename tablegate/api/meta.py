@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from flask_swagger_ui import get_swaggerui_blueprint
 
 from tablegate import gateway
@@ -86,10 +86,11 @@ def table_schema(table: str):
 def openapi_document():
     """The bare document, not the envelope: OpenAPI tools read it as it is. Without a key while
     keys are on, the generic one, which names no table (docs/security.md)."""
+    console = current_app.extensions.get("tablegate.console") is not None
     if auth.anonymous():
-        return jsonify(openapi.generic_document())
+        return jsonify(openapi.generic_document(console=console))
     tables = auth.visible(gateway.current().catalog.all())
-    return jsonify(openapi.document(tables, keys=auth.keys_on()))
+    return jsonify(openapi.document(tables, keys=auth.keys_on(), console=console))
 
 
 def describe(table: schema.Table) -> dict:

@@ -12,6 +12,7 @@ caller what the database holds (docs/security.md).
 """
 from __future__ import annotations
 
+import copy
 from urllib.parse import quote
 
 from marshmallow import fields, validate
@@ -115,10 +116,12 @@ def _value_schema(column: Column) -> dict:
     return schema
 
 
-def document(tables: dict[str, Table], *, keys: bool = False) -> dict:
+def document(tables: dict[str, Table], *, keys: bool = False, console: bool = False) -> dict:
     """The document of ``tables``, each with its own paths and row schema; ``keys``: API keys
-    are on, so every operation but the probes and the metrics declares that it needs one."""
-    paths = _service_paths(sorted(name for name, table in tables.items() if table.insertable))
+    are on, so every operation but the probes and the metrics declares that it needs one;
+    ``console``: the question console is on (docs/console.md)."""
+    paths = _service_paths(sorted(name for name, table in tables.items() if table.insertable),
+                           console)
     schemas: dict = {"Envelope": ENVELOPE, "Error": ERROR}
     for name, table in sorted(tables.items()):
         ref = _component_name(name)
@@ -149,10 +152,10 @@ def _drop_refused_writes(paths: dict, base: str, table: Table) -> None:
             del paths[path]
 
 
-def generic_document() -> dict:
+def generic_document(*, console: bool = False) -> dict:
     """Every route, with ``{table}`` as a path parameter and rows as plain objects: it names
     no table and no column, so it is what a request without a key gets while keys are on."""
-    paths = _service_paths(None)
+    paths = _service_paths(None, console)
     paths.update(_table_paths("{table}", "a table", {"$ref": "#/components/schemas/Row"},
                               None, "the table's primary-key columns", [TABLE_PARAMETER]))
     schemas = {"Envelope": ENVELOPE, "Error": ERROR, "Row": {
@@ -192,9 +195,10 @@ def _secure(paths: dict) -> None:
                                        for code in statuses}
 
 
-def _service_paths(names: list[str] | None) -> dict:
-    """The paths about no single table: probes, metrics, discovery, this document, imports."""
-    return {
+def _service_paths(names: list[str] | None, console: bool = False) -> dict:
+    """The paths about no single table: probes, metrics, discovery, this document, imports,
+    and the console when it is on."""
+    return {**({CONSOLE_PATH: copy.deepcopy(CONSOLE_OPERATION)} if console else {}),
         "/health": {"get": _operation("Liveness", "Envelope", statuses=())},
         "/ready": {"get": _operation("Readiness: SELECT 1 through the pool", "Envelope",
                                      statuses=("503",))},
@@ -207,6 +211,25 @@ def _service_paths(names: list[str] | None) -> dict:
             "content": {"application/json": {"schema": {"type": "object"}}}}}}},
         **_batch_paths(names),
     }
+
+
+CONSOLE_PATH = "/api/console/ask"
+CONSOLE_OPERATION = {"post": {
+    "summary": "Ask a question in plain words: one checked, read-only SELECT (docs/console.md)",
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["question"], "additionalProperties": False,
+        "properties": {"question": {"type": "string", "minLength": 1, "maxLength": 2000}}}}}},
+    "responses": {
+        "200": {"description": "Success: data is {sql, columns, rows, truncated}",
+                "content": {"application/json": {"schema": {
+                    "$ref": "#/components/schemas/Envelope"}}}},
+        **{code: {"description": text, "content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/Error"}}}} for code, text in {
+            "400": "Malformed body", "404": "The console is off",
+            "415": "Body is not JSON",
+            "422": "The model's SQL was refused (details.reason) or the database refused it",
+            "502": "The model could not be asked", "503": ERROR_STATUSES["503"],
+            "504": "The query ran out of time and was stopped"}.items()}}}}
 
 
 def _table_paths(segment: str, label: str, row: dict, columns: list[str] | None,

@@ -234,6 +234,21 @@ def _default(text: str | None) -> str | None:
     return text
 
 
+FOREIGN_KEYS_SQL = """
+SELECT TABLE_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME
+FROM INFORMATION_SCHEMA.KEY_COLUMN_USAGE
+WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_SCHEMA = DATABASE()
+  AND REFERENCED_TABLE_NAME IS NOT NULL
+ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION
+"""
+
+
+def foreign_keys(session) -> list[tuple[str, str, str, str]]:
+    """``(table, column, referenced table, referenced column)`` within the database, for the
+    console's prompt; the caller keeps those whose tables are both exposed."""
+    return [tuple(row) for row in session.execute(FOREIGN_KEYS_SQL).fetchall()]
+
+
 def row_estimates(session) -> dict[str, int | None]:
     """The engine's estimate (exact for MyISAM, approximate for InnoDB): cheap, no COUNT(*)."""
     return dict(session.execute(ROW_ESTIMATES_SQL).fetchall())

@@ -23,17 +23,19 @@ LAYERS = {
     "tablegate.db": 4, "tablegate.formats": 4,
     "tablegate.executor": 5,
     "tablegate.gateway": 6,
-    "tablegate.batch": 7,
+    "tablegate.batch": 7, "tablegate.console": 7,
     "tablegate.api": 8,
     "tablegate": 9, "tablegate.__main__": 9,
 }
 
 #: Pairs in one layer that must not know each other (``formats`` beside ``db``, no arrow), and
 #: what the folders below the API must not import at all.
-APART = [("tablegate.db", "tablegate.formats"), ("tablegate.formats", "tablegate.db")]
+APART = [("tablegate.db", "tablegate.formats"), ("tablegate.formats", "tablegate.db"),
+         ("tablegate.console", "tablegate.batch"), ("tablegate.batch", "tablegate.console")]
 FORBIDDEN = {"tablegate.db": {"flask", "werkzeug", "tablegate.executor"},
              "tablegate.formats": {"flask", "werkzeug"},
              "tablegate.batch": {"flask", "werkzeug"},
+             "tablegate.console": {"flask", "werkzeug", "tablegate.batch"},
              "tablegate.executor": {"flask", "werkzeug", "tablegate.metrics"},
              "tablegate.errors": {"flask", "werkzeug"},
              "tablegate.config": {"flask", "werkzeug"}}
