@@ -17,13 +17,17 @@ from tablegate.errors import BadRequest, NotFound, PayloadTooLarge
 bp = Blueprint("crud", __name__, url_prefix="/api")
 
 
+#: Words of the service's own routes where a row key would stand: never keys.
+ROUTE_WORDS = ("query", "schema", "export", "import", "ask")
+
+
 class KeyConverter(BaseConverter):
     """A row key: one path segment that is not one of the words the service's own routes use
     there, so ``DELETE /api/t/query`` and ``GET /api/batch/import`` are 405s, not row reads, and
     ``/api/t/query/x`` a 404; ``ask`` too, so that ``GET /api/console/ask`` is a 405 of the
     console (issue 19). A row keyed by such a word is reached by a query instead."""
 
-    regex = r"(?!(?:query|schema|export|import|ask)$)[^/]+"
+    regex = rf"(?!(?:{'|'.join(ROUTE_WORDS)})$)[^/]+"
 
 
 class CollectionConverter(BaseConverter):

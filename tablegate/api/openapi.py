@@ -19,6 +19,7 @@ from marshmallow import fields, validate
 
 from tablegate.api import params
 from tablegate.api.batch import JOB_ID
+from tablegate.api.crud import ROUTE_WORDS
 from tablegate.api.params import MAX_OFFSET, RESERVED
 from tablegate.config import FALSE_WORDS, TRUE_WORDS
 from tablegate.db.schema import BINARY_TYPES, Column, Table
@@ -282,7 +283,7 @@ def _table_paths(segment: str, label: str, row: dict, columns: list[str] | None,
             "parameters": [{
                 "name": "key", "in": "path", "required": True,
                 "schema": {"type": "string",
-                           "not": {"enum": ["query", "schema", "export", "import"]}},
+                           "not": {"enum": list(ROUTE_WORDS)}},
                 "description": "primary-key values, comma-separated in key order: "
                                + primary_key}],
             "get": _operation(f"One row of {label}", "Envelope"),
