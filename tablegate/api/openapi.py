@@ -206,10 +206,12 @@ def _service_paths(names: list[str] | None, console: bool = False) -> dict:
         "/metrics": {"get": _text_operation("Prometheus metrics", "text/plain",
                                             "Prometheus text format")},
         "/api/tables": {"get": _operation("List the tables", "Envelope", statuses=("503", "504"))},
+        # The document reads the schema: the database's trouble is its answer too.
         DOCUMENT_PATH: {"get": {"summary": "This document", "responses": {"200": {
             "description": "OpenAPI 3.1: per table with a key, generic without one while keys "
                            "are on",
-            "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "content": {"application/json": {"schema": {"type": "object"}}}}} | {
+                code: _response(ERROR_STATUSES[code], "Error") for code in ("503", "504")}}},
         **_batch_paths(names),
     }
 
