@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tablegate.db.codecs import to_db
+from tablegate.db.codecs import key_value, to_db
 from tablegate.db.schema import Column, Table
 from tablegate.errors import BadRequest
 from tablegate.names import quote_identifier
@@ -179,10 +179,19 @@ def build_count(table: Table, filters: Sequence[Filter | AnyOf]) -> tuple[str, l
 
 
 def _after(table: Table, values: Sequence[Any]) -> tuple[str, list]:
+    """Each value is checked against its key column's type (``codecs.key_value``): the server
+    would cast ``'abc'`` to 0 for an INT key and answer every row."""
     key = _require_key(table, values, "after")
     columns = ", ".join(quote_identifier(c) for c in key)
-    return (f"({columns}) > ({', '.join(['%s'] * len(key))})",
-            [to_db(table.columns[c], v) for c, v in zip(key, values)])
+    params = []
+    for name, value in zip(key, values):
+        try:
+            params.append(key_value(table.columns[name], value))
+        except ValueError as exc:
+            raise BadRequest(f"'after' value {value!r} for key column {name!r} is not {exc}",
+                             {"parameter": "after", "column": name, "value": value,
+                              "expected": str(exc)}) from None
+    return f"({columns}) > ({', '.join(['%s'] * len(key))})", params
 
 
 def key_filters(table: Table, values: Sequence[Any]) -> list[Filter]:
