@@ -61,16 +61,26 @@ def insert(table: str):
             table, lambda t: [sql.build_insert(t, [row], on_conflict) for row in rows])
         _require_readback(reflected, rows)
         affected, last_id, data = db.run_on(
-            reflected, lambda s: _insert_returning(s, reflected, statements, rows))
+            reflected, lambda s: _insert_returning(s, reflected, statements, rows,
+                                                   skipped_hidden=on_conflict == "ignore"))
     else:
         reflected, (statement, values) = db.prepare(
             table, lambda t: sql.build_insert(t, rows, on_conflict))
         (affected, last_id), data = db.run_on(
             reflected, lambda s: _write(s, statement, values)), None
+    payload = {"rows_affected": affected, "last_insert_id": last_id} | (
+        {"rows": data} if representation else {})
+    if on_conflict == "ignore" and not affected:
+        # Every row hit an existing key and was skipped: nothing was created, so no 201 and
+        # no Location (the no-op update counts 0, an inserted row 1), and no insert id.
+        payload["last_insert_id"] = None
+        return envelope.success(
+            "Record not inserted: it conflicts with an existing row, which was left as it was"
+            if len(rows) == 1 else "Records not inserted: each conflicts with an existing row, "
+            "which was left as it was", payload)
     response = envelope.success(
         "Record inserted successfully" if len(rows) == 1 else "Records inserted successfully",
-        {"rows_affected": affected, "last_insert_id": last_id}
-        | ({"rows": data} if representation else {}), 201)
+        payload, 201)
     key = _key_of(reflected, rows[0], last_id) if len(rows) == 1 else None
     if key is not None:
         response.headers["Location"] = _row_url(reflected, key)
@@ -194,17 +204,21 @@ def _read(session, statement: str, values: list) -> tuple[list[str], tuple]:
     return [d[0] for d in cursor.description], cursor.fetchall()
 
 
-def _insert_returning(session, table: Table, statements, rows):
+def _insert_returning(session, table: Table, statements, rows, skipped_hidden: bool = False):
     """Row by row in one transaction, so that each row's own auto-increment id is known: the
-    ids of one multi-row INSERT are not guaranteed to be consecutive."""
+    ids of one multi-row INSERT are not guaranteed to be consecutive. ``skipped_hidden``
+    (on_conflict=ignore): a row the statement did not write (0 affected) is not read back, so
+    only written rows are shown."""
     affected, first_id, found = 0, None, []
     session.begin()
     for (statement, values), row in zip(statements, rows):
         cursor = session.execute(statement, values)
         affected += cursor.rowcount
+        if skipped_hidden and not cursor.rowcount:
+            continue
         first_id = first_id or cursor.lastrowid or None
         key = _key_of(table, row, cursor.lastrowid)
-        if key is not None:  # None: a row that on_conflict=ignore skipped without an id
+        if key is not None:  # None: a row without a key given and no auto-increment id
             names, read = _read(session, *sql.build_select(table, sql.key_filters(table, key)))
             found.extend(dict(zip(names, r)) for r in read)
     session.commit()

@@ -243,14 +243,17 @@ def _table_paths(segment: str, label: str, row: dict, columns: list[str] | None,
     filters = _filters(columns)
     changes = {**row, "minProperties": 1}  # "Nothing to update" otherwise
     where = {**filters, "minProperties": 1}  # no bulk change without a WHERE
+    insert = _operation(
+        f"Insert into {label}", "Envelope", status="201",
+        parameters=parameters(params.INSERT),
+        body={"type": "object", "required": ["input"], "additionalProperties": False,
+              "properties": {"input": {"oneOf": [
+                  row, {"type": "array", "items": row, "minItems": 1}]}}})
+    insert["responses"]["200"] = _response(
+        "on_conflict=ignore and every row conflicted: nothing written, no Location", "Envelope")
     paths = {
         base: {
-            "post": _operation(
-                f"Insert into {label}", "Envelope", status="201",
-                parameters=parameters(params.INSERT),
-                body={"type": "object", "required": ["input"], "additionalProperties": False,
-                      "properties": {"input": {"oneOf": [
-                          row, {"type": "array", "items": row, "minItems": 1}]}}}),
+            "post": insert,
             "put": _operation(
                 f"Update {label}", "Envelope",
                 body={"type": "object", "required": ["input", "where"],

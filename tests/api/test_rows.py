@@ -175,6 +175,47 @@ def test_on_conflict_update_and_ignore(client, sql):
     assert sql("SELECT COUNT(*) FROM users") == ((4,),)
 
 
+@pytest.mark.parametrize("row", [
+    pytest.param({"name": "skip", "email": "u0@x"}, id="unique-key-auto-id"),
+    pytest.param({"id": 999, "name": "skip", "email": "u0@x"}, id="unique-key-given-id"),
+    pytest.param("first", id="primary-key"),
+])
+@pytest.mark.parametrize("representation", [False, True])
+def test_on_conflict_ignore_skipped_row_is_a_200_without_location(client, sql, row,
+                                                                   representation):
+    """Issue 14 item 8: a skipped row was answered 201 "Record inserted" with a Location to a
+    row that does not exist (``/api/users/999``); nothing was written, so 200, no Location."""
+    first, *_ = seed_users(client)
+    row = {"id": first, "name": "skip", "email": "other@x"} if row == "first" else row
+    before = sql("SELECT * FROM users ORDER BY id")
+    url = "/api/users?on_conflict=ignore" + ("&return=representation" if representation else "")
+    response = client.post(url, json={"input": row})
+    body = assert_envelope_success(response, 200)
+    assert "Location" not in response.headers
+    assert "left as it was" in body["message"] and "inserted successfully" not in body["message"]
+    assert body["data"]["rows_affected"] == 0 and body["data"]["last_insert_id"] is None
+    assert body["data"].get("rows", []) == []
+    assert sql("SELECT * FROM users ORDER BY id") == before
+    response = client.post(url, json={"input": [row, dict(row, id=first)]})
+    assert assert_envelope_success(response, 200)["data"]["rows_affected"] == 0
+    assert "Location" not in response.headers
+
+
+def test_on_conflict_ignore_written_row_keeps_201_and_location(client, sql):
+    seed_users(client)
+    response = client.post("/api/users?on_conflict=ignore&return=representation",
+                           json={"input": [{"name": "skip", "email": "u0@x"},
+                                           {"name": "fresh", "email": "f@x"}]})
+    data = assert_envelope_success(response, 201)["data"]
+    assert data["rows_affected"] == 1 and [r["name"] for r in data["rows"]] == ["fresh"]
+    response = client.post("/api/users?on_conflict=ignore", json={"input": {"name": "new",
+                                                                          "email": "n@x"}})
+    data = assert_envelope_success(response, 201)["data"]
+    assert data["rows_affected"] == 1
+    assert response.headers["Location"] == f"/api/users/{data['last_insert_id']}"
+    assert client.get(response.headers["Location"]).get_json()["data"]["name"] == "new"
+
+
 def test_on_conflict_ignore_still_rejects_bad_values(client, sql):
     # INSERT IGNORE would store 0 here with a warning; the no-op upsert keeps strict mode.
     assert_envelope_error(client.post("/api/users?on_conflict=ignore",
