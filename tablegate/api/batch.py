@@ -90,6 +90,10 @@ def _options(upload: FileStorage, args: dict) -> importer.Options:
     if args.get("sheet") is not None and fmt != "xlsx":
         raise BadRequest("?sheet= names a worksheet of an XLSX file, and this is "
                          f"{formats.FORMATS[fmt].label}", {"parameter": "sheet"})
+    if args.get("null") and not formats.FORMATS[fmt].text_cells:
+        raise BadRequest(f"?null= names the cell text that means NULL; "
+                         f"{formats.FORMATS[fmt].label} has null of its own: leave it out",
+                         {"parameter": "null"})
     table = g.table = params.import_table(request.args, upload)
     if args["create"]:  # no table can have a name MariaDB refuses: a 400 that says why, not 404
         names.check(table, "table")
@@ -98,6 +102,7 @@ def _options(upload: FileStorage, args: dict) -> importer.Options:
         table=table, mode=args.get("mode", "ignore" if dedupe else "insert"),
         atomic=args["atomic"], format=fmt, sheet=args.get("sheet"), create=args["create"],
         key=args.get("key"), dry_run=args["dry_run"], force=args["force"], dedupe=dedupe,
+        null=args.get("null") or None,
         background=not args["dry_run"] and jobs.in_background(
             upload.stream, gateway.current().config, args["background"]))
 

@@ -115,6 +115,10 @@ class ImportArgs(Args):
     force = Flag(load_default=False, metadata={
         "description": "import a file the ledger has seen imported into the table (no 409)"})
     dedupe = _one_of("key")
+    null = fields.String(metadata={
+        "description": "CSV and XLSX: the unquoted cell text that means NULL, e.g. \\N (mysqldump "
+                       "--tab), NA or NULL; an empty cell is then the empty string. Default: an "
+                       "unquoted empty cell is NULL"})
     background = Flag(data_key="async", load_default=None, metadata={
         "description": "run as a background job: 202 and a Location to poll; by default only "
                        "uploads over TABLEGATE_ASYNC_UPLOAD_BYTES"})

@@ -55,6 +55,9 @@ class Options:
     dedupe: bool = False
     #: Run as a background job (``batch.jobs``) and answer 202 at once.
     background: bool = False
+    #: ``?null=``: the CSV/XLSX cell text that means NULL (``\\N``, ``NA``); None: an unquoted
+    #: empty cell, as before.
+    null: str | None = None
 
 
 #: What an import that wrote something did: every row, or some (the others failed). An import
@@ -121,7 +124,8 @@ def run(db: Gateway, options: Options, stream: BinaryIO,
 def _read(db: Gateway, options: Options, stream: BinaryIO,
           native: bool = False) -> tuple[list[str], Iterator[Row]]:
     return formats.read_rows(options.format, stream, sheet=options.sheet,
-                             max_inflated=db.config.import_max_inflated_bytes, native=native)
+                             max_inflated=db.config.import_max_inflated_bytes, native=native,
+                             null=options.null)
 
 
 def _plan(db: Gateway, options: Options, stream: BinaryIO) -> infer.Plan | None:

@@ -28,23 +28,25 @@ class Format:
     #: Content types that name it. Any other (octet-stream, text/plain, the
     #: application/vnd.ms-excel that Windows browsers send for .csv) says nothing.
     content_types: tuple[str, ...]
-    #: ``read(stream, *, sheet, max_inflated, native)``; each takes the options it knows.
+    #: ``read(stream, *, sheet, max_inflated, native, null)``; each takes the options it knows.
     read: Reader
+    #: Whether ``?null=`` applies: cells of text, where a marker stands for NULL. JSON has null.
+    text_cells: bool = True
 
 
 FORMATS = {f.name: f for f in (
     Format("csv", "CSV", ("csv",), ("text/csv",),
-           lambda stream, **options: csv.read_csv_rows(stream)),
+           lambda stream, *, null, **options: csv.read_csv_rows(stream, null)),
     Format("json", "JSON", ("json",), ("application/json",),
-           lambda stream, *, native, **options: json.read_json_rows(stream, native)),
+           lambda stream, *, native, **options: json.read_json_rows(stream, native), False),
     Format("ndjson", "NDJSON", ("ndjson", "jsonl"),
            ("application/x-ndjson", "application/ndjson", "application/jsonl",
             "application/x-jsonlines"),
-           lambda stream, *, native, **options: json.read_ndjson_rows(stream, native)),
+           lambda stream, *, native, **options: json.read_ndjson_rows(stream, native), False),
     Format("xlsx", "XLSX", ("xlsx",),
            ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",),
-           lambda stream, *, sheet, max_inflated, native: xlsx.read_xlsx_rows(
-               stream, sheet, max_inflated, native)),
+           lambda stream, *, sheet, max_inflated, native, null: _marked(xlsx.read_xlsx_rows(
+               stream, sheet, max_inflated, native), null)),
 )}
 
 _BY_EXTENSION = {extension: f.name for f in FORMATS.values() for extension in f.extensions}
@@ -71,9 +73,30 @@ def detect(filename: str | None, content_type: str | None, explicit: str | None)
 
 
 def read_rows(name: str, stream: BinaryIO, *, sheet: str | None = None,
-              max_inflated: int = 1024 ** 3,
-              native: bool = False) -> tuple[list[str], Iterator[Row]]:
+              max_inflated: int = 1024 ** 3, native: bool = False,
+              null: str | None = None) -> tuple[list[str], Iterator[Row]]:
     """The header and the rows of ``stream`` in format ``name``; ``sheet`` and
-    ``max_inflated`` (bytes) apply to XLSX. Raises MalformedFile (400) for a file unreadable
-    as its format."""
-    return FORMATS[name].read(stream, sheet=sheet, max_inflated=max_inflated, native=native)
+    ``max_inflated`` (bytes) apply to XLSX; ``null``, the cell text that means NULL, to CSV and
+    XLSX (a BadRequest for JSON and NDJSON, which have null). Raises MalformedFile (400) for a
+    file unreadable as its format."""
+    fmt = FORMATS[name]
+    if null is not None and not fmt.text_cells:
+        raise BadRequest(f"?null= names the cell text that means NULL; {fmt.label} has null "
+                         "of its own: leave it out", {"parameter": "null"})
+    return fmt.read(stream, sheet=sheet, max_inflated=max_inflated, native=native, null=null)
+
+
+def _marked(read: tuple[list[str], Iterator[Row]],
+            null: str | None) -> tuple[list[str], Iterator[Row]]:
+    """XLSX rows with the text cells equal to ``null`` as None (an empty cell is None anyway)."""
+    header, rows = read
+    if null is None:
+        return read
+
+    def marked() -> Iterator[Row]:
+        for row in rows:
+            if row.values is not None and null in row.values:
+                row = row._replace(values=tuple([None if v == null else v
+                                                 for v in row.values]))
+            yield row
+    return header, marked()

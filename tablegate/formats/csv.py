@@ -8,6 +8,11 @@ Empty cells follow PostgreSQL's ``COPY ... CSV`` convention, so that an export i
 unchanged: an unquoted empty cell is NULL, a quoted one (``""``) is the empty string. Python
 3.11's csv module cannot tell the two apart, so the raw text of each record is kept and looked at
 in the rare record that has an empty field *and* a ``""`` in it.
+
+``null`` (``?null=`` on imports) names another cell text that means NULL, as COPY's ``NULL``
+option does: ``\\N`` (``mysqldump --tab``, ``SELECT ... INTO OUTFILE``), ``NA``, ``NULL``. Then
+exactly the unquoted cells holding that text are NULL; a quoted one (``"NA"``) stays text, and
+so does an empty cell (the empty string).
 """
 from __future__ import annotations
 
@@ -36,9 +41,10 @@ def maximize_csv_field_size_limit() -> None:
         _limit_raised = True
 
 
-def read_csv_rows(stream: BinaryIO) -> tuple[list[str], Iterator[Row]]:
+def read_csv_rows(stream: BinaryIO, null: str | None = None) -> tuple[list[str], Iterator[Row]]:
     """The header, read now so that it can be checked before any row is written, and the rows,
-    read lazily from the stream as the caller asks for them.
+    read lazily from the stream as the caller asks for them. ``null``: the unquoted cell text
+    that means NULL instead of the empty cell (module docstring).
 
     Decoding is incremental (``utf-8-sig``: a byte-order mark is dropped) and never strict, so
     that a bad byte is blamed on its own record instead of on whichever 8 KiB block held it.
@@ -49,7 +55,7 @@ def read_csv_rows(stream: BinaryIO) -> tuple[list[str], Iterator[Row]]:
     raw: list[str] = []
     reader = csv.reader(_lines(text, raw))
     header = _read_header(reader, raw)
-    return header, _rows(reader, raw, len(header))
+    return header, _rows(reader, raw, len(header), null)
 
 
 class _Borrowed(io.BufferedIOBase):
@@ -95,9 +101,11 @@ def _read_header(reader: Iterator[list[str]], raw: list[str]) -> list[str]:
     return header
 
 
-def _rows(reader: Iterator[list[str]], raw: list[str], width: int) -> Iterator[Row]:
-    """The common record (ASCII, full width, no empty cell) takes the short path: this loop
-    runs once per row of a file of millions."""
+def _rows(reader: Iterator[list[str]], raw: list[str], width: int,
+          null: str | None = None) -> Iterator[Row]:
+    """The common record (ASCII, full width, no empty cell, no NULL marker) takes the short
+    path: this loop runs once per row of a file of millions. Without ``null`` the marker test
+    is one comparison per row, never a look at the cells."""
     number = 0
     try:
         for fields in reader:
@@ -108,10 +116,11 @@ def _rows(reader: Iterator[list[str]], raw: list[str], width: int) -> Iterator[R
                     continue
                 fields = [""]
             number += 1
-            if len(fields) == width and "" not in fields and record.isascii():
+            if (len(fields) == width and "" not in fields and record.isascii()
+                    and (null is None or null not in fields)):
                 yield _new_row(Row, (number, tuple(fields), len(record), None))
             else:
-                yield _row(number, fields, record, width)
+                yield _row(number, fields, record, width, null)
     except csv.Error as exc:
         raise MalformedFile(f"Row {number + 1} cannot be read, nor anything after it: {exc}",
                            {"row": number + 1}) from None
@@ -121,13 +130,24 @@ def _rows(reader: Iterator[list[str]], raw: list[str], width: int) -> Iterator[R
 _new_row = tuple.__new__
 
 
-def _row(number: int, fields: list[str], record: str, width: int) -> Row:
+def _row(number: int, fields: list[str], record: str, width: int,
+         null: str | None = None) -> Row:
     if not record.isascii() and SURROGATES.search(record):
         return Row(number, None, len(record), "Row is not valid UTF-8")
     if len(fields) != width:
         return Row(number, None, len(record),
                    f"Row has {len(fields)} fields, the header has {width}")
-    return _new_row(Row, (number, _nulls(fields, record), len(record), None))
+    values = _nulls(fields, record) if null is None else _marked(fields, record, null)
+    return _new_row(Row, (number, values, len(record), None))
+
+
+def _marked(fields: list[str], record: str, null: str) -> tuple[str | None, ...]:
+    """Unquoted cells holding the ``null`` text become None; every other cell stays text."""
+    if null not in fields:
+        return tuple(fields)
+    quoted = _quoted_fields(record) if '"' in record else ()
+    return tuple([None if value == null and index not in quoted else value
+                  for index, value in enumerate(fields)])
 
 
 def _nulls(fields: list[str], record: str) -> tuple[str | None, ...]:

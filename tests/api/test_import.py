@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import urlencode
 
 import pytest
 
 from tablegate.batch import loader
-from tests.conftest import assert_envelope_error, assert_envelope_success
+from tests.conftest import assert_envelope_error, assert_envelope_success, xlsx
 
 USERS_CSV = "name,email,age\r\nAlice,alice@example.com,30\r\nBob,bob@example.com,25\r\n"
 
@@ -116,6 +117,50 @@ def test_empty_cells(client, sql):
     assert_envelope_success(upload(client, data, "kinds.csv"))
     assert sql("SELECT label, notes, price FROM kinds ORDER BY id") == (
         ("x", None, None), ("", "", None), ("abc", "x", 1.5))
+
+
+@pytest.mark.parametrize("marker", ["\\N", "NA", "NULL"])
+def test_null_marker_names_the_cell_text_that_means_null(client, sql, marker):
+    """Issue 14 item 5: ``\\N`` (mysqldump --tab, INTO OUTFILE) was stored as two characters.
+    With ``?null=``, an unquoted marker is NULL (the DEFAULT in a NOT NULL column), a quoted one
+    and an empty cell are text, as with COPY's NULL option."""
+    data = (f'label,notes,price\n{marker},{marker},{marker}\n"{marker}",,1.5\n'
+            f'abc,x{marker},2\n')
+    query = "?" + urlencode({"null": marker})
+    assert_envelope_success(upload(client, data, "kinds.csv", query))
+    assert sql("SELECT label, notes, price FROM kinds ORDER BY id") == (
+        ("x", None, None), (marker, "", 1.5), ("abc", f"x{marker}", 2))
+
+
+def test_empty_null_marker_is_the_default(client, sql):
+    assert_envelope_success(upload(client, 'label,notes\n,\n"",\\N\n', "kinds.csv", "?null="))
+    assert sql("SELECT label, notes FROM kinds ORDER BY id") == (("x", None), ("", "\\N"))
+
+
+def test_null_marker_with_create_infers_the_column_from_the_other_cells(client, sql, table):
+    table("made", "x INT")  # dropped afterwards; replaced by the import's own
+    sql("DROP TABLE made")
+    body = assert_envelope_success(upload(client, "n,s\n1,a\nNA,NA\n3,c\n", "made.csv",
+                                          "?create=true&null=NA"))
+    assert body["data"]["rows_inserted"] == 3
+    assert sql("SELECT n, s FROM made ORDER BY id") == ((1, "a"), (None, None), (3, "c"))
+    assert sql("SELECT DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+               " AND TABLE_NAME = 'made' AND COLUMN_NAME = 'n'")[0][0] in ("int", "bigint")
+
+
+def test_null_marker_applies_to_xlsx_text_cells(client, sql):
+    data = xlsx(["label", "notes", "price"], ["NA", "NA", 1.5], ["a", "NAB", "NA"])
+    assert_envelope_success(upload(client, data, "kinds.xlsx", "?null=NA"))
+    assert sql("SELECT label, notes, price FROM kinds ORDER BY id") == (
+        ("x", None, 1.5), ("a", "NAB", None))
+
+
+@pytest.mark.parametrize("filename, data", [("kinds.json", b'[{"notes": "NA"}]'),
+                                            ("kinds.ndjson", b'{"notes": "NA"}\n')])
+def test_null_marker_is_refused_for_json_which_has_null(client, sql, filename, data):
+    body = assert_envelope_error(upload(client, data, filename, "?null=NA"), 400)
+    assert body["details"] == {"parameter": "null"}
+    assert sql("SELECT COUNT(*) FROM kinds") == ((0,),)
 
 
 def test_empty_cell_in_a_not_null_column_without_default_is_a_row_error(client, sql, table):

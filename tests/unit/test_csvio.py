@@ -230,3 +230,24 @@ def test_export_applies_converters_to_values_not_nulls():
 def test_export_reads_back_unchanged(cells):
     _, rows = read(encode([cells]))
     assert rows[0].values == cells
+
+
+@pytest.mark.parametrize("data, expected", [
+    pytest.param(b"a,b\n\\N,x\n", [[None, "x"]], id="marker-unquoted"),
+    pytest.param(b'a,b\n"\\N",\\N\n', [["\\N", None]], id="quoted-marker-is-text"),
+    pytest.param(b"a,b\n,\\N\n", [["", None]], id="empty-cell-is-text-then"),
+    pytest.param(b'a,b\n"",""\n', [["", ""]], id="quoted-empty"),
+    pytest.param(b"a,b\n\\Nx,x\\N\n", [["\\Nx", "x\\N"]], id="marker-inside-is-text"),
+    pytest.param('a,b\n\\N,é\n'.encode(), [[None, "é"]], id="non-ascii-record"),
+    pytest.param(b'a,b\n"x\ny",\\N\n', [["x\ny", None]], id="multi-line-record"),
+    pytest.param(b"a\n\\N\n\n", [[None], [""]], id="one-column-blank-line"),
+])
+def test_null_marker(data, expected):
+    """Issue 14 item 5: ``?null=\\N``: exactly the unquoted cells holding the marker are NULL."""
+    header, rows = csvio.read_csv_rows(io.BytesIO(data), null="\\N")
+    assert [list(r.values) for r in rows] == expected
+
+
+def test_without_a_marker_rows_are_read_as_before():
+    data = b'a,b\n\\N,\n"",x\n'
+    assert values(data) == [["\\N", None], ["", "x"]]
