@@ -7,6 +7,7 @@ Datasette's ``Filters`` do.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,9 +83,39 @@ def filters_from_query(args: Iterable[tuple[str, str]]) -> list[Filter]:
                                  {"column": column, "operator": op})
             op, value = "eq", raw
         if op == "in":
-            value = value.split(",") if value else []
+            value = _in_list(column, value)
         found.append(_filter(column, op, value, negate))
     return found
+
+
+# One item of a parenthesised ``in.`` list: a double-quoted string with backslash escapes, or
+# text without a quote or a comma (possibly empty).
+_IN_ITEM = re.compile(r'"((?:[^"\\]|\\.)*)"|([^",]*)', re.DOTALL)
+_IN_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _in_list(column: str, text: str) -> list[str]:
+    """``in.1,2,3`` splits on commas, as before. ``in.("Smith, J",Doe)`` is PostgREST's form: in
+    parentheses, an item may be double-quoted, to hold commas, with ``\\"`` for a quote and
+    ``\\\\`` for a backslash; ``in.()`` is the empty list. A quote anywhere else, an unclosed
+    quote or text after a closing one is a 400."""
+    if not (len(text) >= 2 and text[0] == "(" and text[-1] == ")"):
+        return text.split(",") if text else []
+    inner, values, at = text[1:-1], [], 0
+    if not inner:
+        return values
+    while True:
+        item = _IN_ITEM.match(inner, at)
+        quoted = item.group(1)
+        values.append(item.group(2) if quoted is None else _IN_ESCAPE.sub(r"\1", quoted))
+        at = item.end()
+        if at == len(inner):
+            return values
+        if inner[at] != ",":
+            raise BadRequest(f"Malformed quoting in the 'in' list of {column!r} at character "
+                             f"{at + 2}: {text!r}; quote an item as \"...\", with \\\" and "
+                             "\\\\ inside", {"column": column, "operator": "in"})
+        at += 1
 
 
 def _filter(column: str, op: str, value: Any, negate: bool = False) -> Filter:

@@ -622,3 +622,22 @@ def test_rejected_row_in_bulk_insert_is_422_and_nothing_lands(client, sql):
         {"name": "fine"}, {"name": "z" * 200}]}), 422)
     assert body["details"] == {"mysql_errno": 1406, "sqlstate": "22001"}
     assert users(sql) == []
+
+
+def test_in_list_quoting_reaches_values_with_commas_quotes_and_backslashes(client, sql):
+    """Issue 14 item 7: ``in.Smith, J,Doe`` matched ``Smith`` and missed ``Smith, J``;
+    PostgREST's quoting in parentheses reaches it, in queries and exports alike."""
+    names = ["Smith, J", "Smith", " J", "Doe", 'Say "hi"', "back\\slash"]
+    sql("INSERT INTO users (id, name) VALUES " + ", ".join(["(%s, %s)"] * len(names)),
+        [v for pair in enumerate(names, 1) for v in pair])
+    for value, expected in [('in.("Smith, J",Doe)', [1, 4]),
+                            (r'in.("Say \"hi\"","back\\slash")', [5, 6]),
+                            ("in.(Smith,Doe)", [2, 4]), ("in.Smith,Doe", [2, 4]),
+                            ('not.in.("Smith, J",Smith," J",Doe)', [5, 6])]:
+        assert ids(client.get("/api/users/query", query_string={"name": value})) == expected
+        text = client.get("/api/users/export", query_string={"name": value, "columns": "id"})
+        assert text.get_data(as_text=True).split()[1:] == [str(i) for i in expected], value
+    for value in ('in.("Smith, J)', 'in.("Smith" J)'):
+        body = assert_envelope_error(client.get("/api/users/query",
+                                                query_string={"name": value}), 400)
+        assert body["details"] == {"column": "name", "operator": "in"}

@@ -263,3 +263,31 @@ def test_on_duplicate_never_assigns_a_generated_column():
     """Nothing to update and no auto-increment key: a no-op assignment, of a written column."""
     assert build_insert(LINES, [{"id": 1}], "ignore")[0].endswith(
         " ON DUPLICATE KEY UPDATE `id` = `id`")
+
+
+@pytest.mark.parametrize("raw, values", [
+    pytest.param('in.("Smith, J",Doe)', ["Smith, J", "Doe"], id="quoted-comma"),
+    pytest.param(r'in.("say \"hi\"","back\\slash")', ['say "hi"', "back\\slash"], id="escapes"),
+    pytest.param('in.(1,2,3)', ["1", "2", "3"], id="parenthesised-unquoted"),
+    pytest.param('in.()', [], id="parenthesised-empty"),
+    pytest.param('in.("")', [""], id="quoted-empty-string"),
+    pytest.param('in.("a)",b)', ["a)", "b"], id="paren-inside-quotes"),
+    pytest.param('in.("x\ny")', ["x\ny"], id="newline-inside-quotes"),
+    pytest.param('in.1,2,3', ["1", "2", "3"], id="unquoted-list-as-before"),
+    pytest.param('in.O"Brien,x', ['O"Brien', "x"], id="unparenthesised-quote-is-text"),
+    pytest.param('in.', [], id="empty-as-before"),
+    pytest.param('not.in.("a,b")', ["a,b"], id="negated"),
+])
+def test_in_list_quoting(raw, values):
+    """Issue 14 item 7: PostgREST's quoting inside parentheses; unquoted lists as before."""
+    (found,) = filters_from_query([("name", raw)])
+    assert (found.op, found.value) == ("in", values)
+
+
+@pytest.mark.parametrize("raw", [
+    'in.("Smith, J)', 'in.("a"b)', 'in.(a"b")', 'in.("a" ,b)', 'in.("a\\")', 'in.(a,"b)',
+])
+def test_in_list_malformed_quoting_is_400(raw):
+    with pytest.raises(BadRequest) as caught:
+        filters_from_query([("name", raw)])
+    assert caught.value.details == {"column": "name", "operator": "in"}
