@@ -83,13 +83,13 @@ def init_app(app: Flask, config: Config) -> Gateway:
     return gateway
 
 
-def build(config: Config, on_attempt: Callable[[int, str], None] | None = None) -> Gateway:
+def build(config: Config,
+          on_attempt: Callable[[int, str], None] = lambda number, kind: None) -> Gateway:
     """A gateway of its own: the app's (``init_app``), or a command's, which has no app and
     reports attempts to no one (``python -m tablegate.console``). Opens no connection."""
     pool = Pool(config)
-    hooks = {} if on_attempt is None else {"on_attempt": on_attempt}
-    executor = Executor(config, pool, on_kill_unconfirmed=metrics.count_kill_unconfirmed,
-                        **hooks)
+    executor = Executor(config, pool, on_attempt=on_attempt,
+                        on_kill_unconfirmed=metrics.count_kill_unconfirmed)
     catalog = Catalog(executor.run, config.tables, config.deny_tables,
                       hidden=(config.ledger_table,))
     return Gateway(config, pool, executor, catalog)

@@ -22,14 +22,14 @@ from tablegate.api.batch import JOB_ID
 from tablegate.api.crud import ROUTE_WORDS
 from tablegate.api.params import MAX_OFFSET, RESERVED
 from tablegate.config import FALSE_WORDS, TRUE_WORDS
+from tablegate.db.codecs import INTEGER_BITS, TEXT_TYPES as STRING_TYPES
 from tablegate.db.schema import BINARY_TYPES, Column, Table
 from tablegate.db.sql import OPERATORS
 
-INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"})
+INTEGER_TYPES = frozenset(INTEGER_BITS) | {"integer", "year"}
 FLOAT_TYPES = frozenset({"float", "double", "real"})
 DECIMAL_TYPES = frozenset({"decimal", "numeric"})
-TEXT_TYPES = frozenset({"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum",
-                        "set"})
+TEXT_TYPES = STRING_TYPES | {"enum", "set"}
 DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 
 ERROR_STATUSES = {

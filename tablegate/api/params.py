@@ -138,23 +138,21 @@ class ImportArgs(Args):
 
 EXPORT, QUERY, INSERT, IMPORT = ExportArgs(), QueryArgs(), InsertArgs(), ImportArgs()
 
-#: Query-string keys that are never column filters: a query's arguments.
-RESERVED = frozenset(field.data_key or name for name, field in QUERY.fields.items())
 
 
 def load(schema: Args, args: MultiDict) -> dict:
     """The arguments ``schema`` takes from a query string; raises BadRequest naming the first
     bad one in ``details.parameter``."""
     try:
-        return schema.load({key: args[key] for key in args if key in _keys(schema)})
+        return schema.load(args.to_dict())  # the first of repeated keys; EXCLUDE drops others
     except ValidationError as exc:
         name, problems = next(iter(exc.messages.items()))
         problem = problems[0] if isinstance(problems, list) else problems
         raise BadRequest(f"Query parameter {name!r} {problem}", {"parameter": name}) from None
 
 
-def _keys(schema: Args) -> frozenset[str]:
-    return frozenset(field.data_key or name for name, field in schema.fields.items())
+#: Query-string keys that are never column filters: a query's arguments.
+RESERVED = frozenset(field.data_key or name for name, field in QUERY.fields.items())
 
 
 def filters(args: MultiDict) -> list[sql.Filter]:
